@@ -1,0 +1,149 @@
+"""The ``tagger`` command line: parses arguments and calls the library; nothing else.
+
+Heavy modules (torch, datasets) are imported inside the commands so that ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+app = typer.Typer(
+    help="Train, apply and score BiLSTM-attention-CRF sequence taggers (NER, chunking, POS).\n\n"
+    "Example: tagger train configs/demo.yaml --output runs/demo && "
+    "tagger predict runs/demo data/sample/test.conll --output pred.conll && "
+    "tagger evaluate data/sample/test.conll pred.conll",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+class InputFormat(str, Enum):
+    conll = "conll"
+    conllu = "conllu"
+    text = "text"
+
+
+class OutputFormat(str, Enum):
+    conll = "conll"
+    jsonl = "jsonl"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def guarded(call: Callable[[], T]) -> T:
+    """Run ``call``; a user-facing error becomes one line on stderr and exit status 2."""
+    from tagger.errors import TaggerError
+
+    try:
+        return call()
+    except TaggerError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    raise AssertionError("unreachable")
+
+
+@app.command(
+    epilog="Example: tagger train configs/demo.yaml --set train.max_epochs=5 --output runs/demo"
+)
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML experiment config.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory to write.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key, e.g. --set model.hidden_size=512."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar or epoch lines.")] = False,
+) -> None:
+    """Train a model; the best one by dev score goes to OUTPUT with metrics.jsonl."""
+    from tagger.config import load_config
+    from tagger.training import train as run_training
+
+    def call() -> Any:
+        cfg = load_config(config, set_ or [])
+        log = (lambda _msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
+        return run_training(cfg, output, progress=not quiet and sys.stderr.isatty(), log=log)
+
+    summary = guarded(call)
+    typer.echo(json.dumps({"output": str(output), **summary}))
+
+
+@app.command(
+    epilog="Example: tagger predict runs/demo data/sample/test.conll --output pred.conll; "
+    "echo 'EU rejects German call' | tagger predict runs/demo - --input-format text"
+)
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A model directory written by 'tagger train'.")],
+    input: Annotated[str, typer.Argument(help="CoNLL, CoNLL-U or text file; '-' for stdin.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file; '-' stdout.")] = "-",
+    format: Annotated[OutputFormat, typer.Option(help="Output format.")] = OutputFormat.conll,
+    input_format: Annotated[
+        InputFormat | None, typer.Option(help="Input format; guessed from the extension.")
+    ] = None,
+    token_column: Annotated[int | None, typer.Option(help="0-based token column.")] = None,
+    tag_column: Annotated[int | None, typer.Option(help="0-based tag column.")] = None,
+) -> None:
+    """Tag INPUT with a trained model (Viterbi decoding), keeping every input line."""
+    from tagger.prediction import Tagger
+
+    def call() -> int:
+        tagger = Tagger.load(run_dir)
+        fmt = input_format.value if input_format else None
+        return tagger.tag_file(input, output, fmt, format.value, token_column, tag_column)
+
+    guarded(call)
+
+
+@app.command(
+    epilog="Example: tagger evaluate gold.conll pred.conll --json; "
+    "tagger evaluate runs/demo data/sample/test.conll"
+)
+def evaluate(
+    gold: Annotated[str, typer.Argument(help="Gold file, or a model directory.")],
+    pred: Annotated[str, typer.Argument(help="Predictions, or (with a model) data to tag.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    input_format: Annotated[
+        InputFormat | None, typer.Option(help="File format; guessed from the extension.")
+    ] = None,
+    tag_column: Annotated[int, typer.Option(help="0-based tag column in both files.")] = -1,
+) -> None:
+    """Score PRED against GOLD with seqeval (conlleval-compatible), or a model on a data file."""
+    from tagger.data.conll import guess_format
+    from tagger.scoring import report_table, score_files
+
+    def call() -> dict[str, Any]:
+        if Path(gold).is_dir():
+            from tagger.prediction import Tagger
+
+            return Tagger.load(gold).evaluate(pred, input_format.value if input_format else None)
+        fmt = input_format.value if input_format else guess_format(gold)
+        return score_files(gold, pred, fmt, tag_column)
+
+    report = guarded(call)
+    if json_:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        from rich.console import Console
+
+        Console().print(report_table(report))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""One typed experiment config: YAML in, ``--set a.b=c`` overrides, JSON out with every model.
+
+Every key has a type and a default; an unknown key or a value of the wrong type raises a
+:class:`ConfigError` that names the key (``train.batch_size: expected int, got 'big'``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagger.errors import TaggerError
+
+
+class ConfigError(TaggerError):
+    """A config key that does not exist, or a value of the wrong type or range."""
+
+
+@dataclass
+class DataConfig:
+    """Where the corpus lives and how to read it."""
+
+    train: str | None = None
+    dev: str | None = None
+    test: str | None = None
+    format: str = "conll"  # conll | conllu
+    token_column: int = 0
+    tag_column: int = -1  # -1: the last column
+    tag_field: str = "upos"  # CoNLL-U: upos | xpos | a MISC key
+    scheme: str | None = None  # the files' tag scheme; null: detected from the training file
+    train_scheme: str = "iobes"  # the scheme the model learns in (entity tag sets only)
+    cache_dir: str | None = None  # Arrow cache; null: the datasets default
+
+
+@dataclass
+class EmbeddingsConfig:
+    """Word vectors: trained from scratch or initialised from a GloVe/word2vec/fastText file."""
+
+    pretrained: str | None = None  # text file, .gz allowed
+    lowercase: bool = True  # look words up lowercased (GloVe 6B is lowercased)
+    max_vectors: int = 50000  # also keep the N most frequent pretrained words (0: none)
+    freeze: bool = False
+
+
+@dataclass
+class ModelConfig:
+    """Layer sizes of embedder -> BiLSTM -> attention -> emissions -> CRF."""
+
+    word_dim: int = 100  # ignored when pretrained vectors set it
+    casing_dim: int = 8
+    char_encoder: str = "cnn"  # cnn | lstm | none
+    char_dim: int = 30
+    char_hidden: int = 50  # CNN filters, or LSTM units per direction
+    char_kernel: int = 3
+    max_word_length: int = (
+        25  # longer words feed only their first/last characters to the char model
+    )
+    hidden_size: int = 256  # BiLSTM units per direction
+    num_layers: int = 1
+    dropout: float = 0.5
+    word_dropout: float = 0.05  # share of word ids replaced by <unk> while training
+    attention: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"type": "multihead", "heads": 4}]
+    )
+    constrain: bool = True  # forbid the tag scheme's invalid transitions
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop."""
+
+    max_epochs: int = 30
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    seed: int = 42
+    patience: int = 5  # epochs without dev improvement before stopping
+    optimizer: str = "adam"  # adam | adamw | sgd
+    lr: float = 0.002
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    clip: float = 5.0  # max gradient norm; 0 disables
+    lr_decay: float = 0.5  # factor on plateau
+    lr_patience: int = 2  # epochs without dev improvement before decaying the learning rate
+    min_lr: float = 1e-5
+    threads: int | None = None  # torch threads; null: all cores
+
+
+@dataclass
+class Config:
+    """The whole experiment: saved as config.json beside every model."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Config:
+        return _build(cls, raw, "")
+
+
+CHOICES = {
+    "data.format": ("conll", "conllu"),
+    "data.train_scheme": ("iob1", "iob2", "bio", "iobes", "bilou"),
+    "model.char_encoder": ("cnn", "lstm", "none"),
+    "train.optimizer": ("adam", "adamw", "sgd"),
+}
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or start from the defaults) and apply ``key=value`` overrides."""
+    import yaml
+
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    for item in overrides or []:
+        apply_override(raw, item)
+    return Config.from_dict(raw)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``a.b=value`` override (value parsed as YAML) to a raw config mapping."""
+    import yaml
+
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.batch_size=64")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {item!r}: {part} is not a section")
+    node[leaf] = yaml.safe_load(value) if value.strip() else None
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        key = prefix + str(unknown[0])
+        raise ConfigError(
+            f"unknown config key {key!r}; valid keys here: {', '.join(sorted(names))}"
+        )
+    values = {}
+    for name, value in raw.items():
+        key = prefix + name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, key + ".")
+        else:
+            values[name] = _check(key, hint, value)
+    return cls(**values)
+
+
+def _check(key: str, hint: Any, value: Any) -> Any:
+    """Return ``value`` coerced to ``hint`` (int -> float allowed) or raise naming ``key``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check(key, inner[0], value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_check(f"{key}[{i}]", args[0], v) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }[hint](value)
+    if not ok:
+        raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
+    return float(value) if hint is float else value

@@ -1,0 +1,111 @@
+"""Corpora as Arrow-backed ``datasets.Dataset`` objects (memory-mapped, so larger than memory).
+
+A CoNLL/CoNLL-U file is parsed once into an Arrow cache keyed on the file's *content* (its
+SHA-256 and the reading options), not its name or modification time: ``from_generator`` caches
+on its arguments, so the digest is one of them. ``hf:NAME[:SPLIT]`` loads a Hugging Face dataset
+(a hub name, or a local folder that ``datasets.load_dataset`` reads) with token and tag features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tagger.errors import DataError, TaggerError
+
+COLUMNS = ("tokens", "tags", "doc", "line")
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _generate(path: str, digest: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    from tagger.data.conll import read_sentences, require_sentences
+
+    del digest  # only part of the cache key
+    for sentence in require_sentences(path, read_sentences(path, **options)):
+        yield {
+            "tokens": sentence.tokens,
+            "tags": sentence.tags or [],
+            "doc": sentence.doc,
+            "line": sentence.line,
+        }
+
+
+def load_corpus(
+    path: str,
+    fmt: str = "conll",
+    token_column: int = 0,
+    tag_column: int | None = -1,
+    tag_field: str = "upos",
+    cache_dir: str | None = None,
+) -> Any:
+    """Load sentences as a ``datasets.Dataset`` with columns tokens, tags, doc, line."""
+    if path.startswith("hf:"):
+        return load_hub(path[3:], tag_field)
+    if not Path(path).is_file():
+        raise DataError(path, None, "data file not found")
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    options = {"fmt": fmt, "token_column": token_column, "tag_column": tag_column}
+    options["tag_field"] = tag_field
+    kwargs = {"path": str(Path(path).resolve()), "digest": file_digest(path), "options": options}
+    try:
+        return datasets.Dataset.from_generator(_generate, gen_kwargs=kwargs, cache_dir=cache_dir)
+    except Exception as exc:  # datasets wraps errors raised inside the generator
+        cause = exc
+        while cause is not None and not isinstance(cause, TaggerError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+def load_hub(spec: str, tag_field: str = "tags") -> Any:
+    """``NAME[:SPLIT]`` (default split: train) from the hub or a local dataset folder."""
+    import datasets
+
+    name, _, split = spec.partition(":")
+    split = split or "train"
+    try:
+        if (Path(name) / "dataset_info.json").is_file() or (Path(name) / "state.json").is_file():
+            data = datasets.load_from_disk(name)
+            data = data[split] if isinstance(data, datasets.DatasetDict) else data
+        else:
+            data = datasets.load_dataset(name, split=split)
+    except (FileNotFoundError, ValueError, ConnectionError) as exc:
+        raise DataError(f"hf:{spec}", None, f"cannot load dataset: {exc}") from None
+    return _standardise(data, f"hf:{spec}", tag_field)
+
+
+def _standardise(data: Any, where: str, tag_field: str) -> Any:
+    """Rename the token and tag features to tokens/tags (tag names, not ClassLabel ids)."""
+    import datasets
+
+    if "tokens" not in data.column_names:
+        raise DataError(where, None, "dataset has no 'tokens' feature")
+    candidates = [tag_field, "tags", "ner_tags", "pos_tags", "upos", "chunk_tags"]
+    tag_col = next((c for c in candidates if c in data.column_names), None)
+    if tag_col is None:
+        raise DataError(where, None, f"dataset has no tag feature (looked for {candidates})")
+    feature = data.features[tag_col]
+    inner = getattr(feature, "feature", None)
+    if isinstance(inner, datasets.ClassLabel):
+        names = inner.names
+        data = data.map(lambda row: {"_tags": [names[i] for i in row[tag_col]]})
+    else:
+        data = data.map(lambda row: {"_tags": row[tag_col]})
+    data = data.map(lambda row, i: {"doc": 0, "line": i + 1}, with_indices=True)
+    keep = ["tokens", "_tags", "doc", "line"]
+    data = data.remove_columns([c for c in data.column_names if c not in keep])
+    return data.rename_column("_tags", "tags")

@@ -1,0 +1,98 @@
+"""Token representations: word embedding + casing embedding + character CNN or BiLSTM."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from tagger.config import ModelConfig
+from tagger.data.vocab import CASINGS
+
+
+class CharCNN(nn.Module):
+    """Character CNN with max-pooling over each word's own characters (Ma & Hovy 2016)."""
+
+    def __init__(self, n_chars: int, char_dim: int, filters: int, kernel: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
+        self.out_dim = filters
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """chars (N, L) ids, 0 = padding -> (N, filters)."""
+        hidden = self.conv(self.embed(chars).transpose(1, 2))  # (N, F, L)
+        hidden = hidden.masked_fill((chars == 0).unsqueeze(1), -1e4)  # pad positions never win
+        return hidden.max(2).values.clamp(min=-1e3)  # (N, F); all-pad rows (empty) stay finite
+
+
+class CharLSTM(nn.Module):
+    """Character BiLSTM; a word is the concatenation of the last forward and backward states."""
+
+    def __init__(self, n_chars: int, char_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, char_dim, padding_idx=0)
+        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.out_dim = 2 * hidden
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """chars (N, L) ids, 0 = padding -> (N, 2 * hidden)."""
+        lengths = (chars != 0).sum(1).clamp(min=1).cpu()  # (N,)
+        packed = pack_padded_sequence(
+            self.embed(chars), lengths, batch_first=True, enforce_sorted=False
+        )
+        _, (h_n, _) = self.lstm(packed)  # h_n: (2, N, hidden)
+        return torch.cat([h_n[0], h_n[1]], dim=1)  # (N, 2 * hidden)
+
+
+class Embedder(nn.Module):
+    """Concatenate word, casing and character features of each token.
+
+    Args:
+        n_words, n_chars: vocabulary sizes (id 0 is padding, 1 unknown).
+        word_dim: word vector size (the pretrained size when ``pretrained`` is given).
+        pretrained: optional (n_words, word_dim) initial word vectors.
+    """
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        n_words: int,
+        n_chars: int,
+        word_dim: int,
+        pretrained: torch.Tensor | None = None,
+        freeze: bool = False,
+    ) -> None:
+        super().__init__()
+        self.words = nn.Embedding(n_words, word_dim, padding_idx=0)
+        if pretrained is not None:
+            self.words.weight.data.copy_(pretrained)
+        self.words.weight.requires_grad_(not freeze)
+        self.casing = nn.Embedding(len(CASINGS), cfg.casing_dim, padding_idx=0)
+        self.chars: nn.Module | None = None
+        char_dim = 0
+        if cfg.char_encoder == "cnn":
+            self.chars = CharCNN(n_chars, cfg.char_dim, cfg.char_hidden, cfg.char_kernel)
+        elif cfg.char_encoder == "lstm":
+            self.chars = CharLSTM(n_chars, cfg.char_dim, cfg.char_hidden)
+        if self.chars is not None:
+            char_dim = self.chars.out_dim
+        self.word_dropout = cfg.word_dropout
+        self.out_dim = word_dim + cfg.casing_dim + char_dim
+
+    def forward(
+        self, words: torch.Tensor, casing: torch.Tensor, chars: torch.Tensor
+    ) -> torch.Tensor:
+        """words, casing (B, T); chars (B, T, L) -> (B, T, out_dim)."""
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(words.shape, device=words.device) < self.word_dropout
+            words = words.masked_fill(drop & (words > 0), 1)  # (B, T): some words become <unk>
+        parts = [self.words(words), self.casing(casing)]  # (B, T, W), (B, T, C)
+        if self.chars is not None:
+            batch, length, width = chars.shape
+            flat = chars.reshape(batch * length, width)  # (B*T, L)
+            real = flat[:, 0] != 0  # (B*T,): skip padding tokens
+            encoded = self.chars(flat[real])  # (N, F)
+            out = encoded.new_zeros(batch * length, encoded.size(1)).index_put((real,), encoded)
+            parts.append(out.reshape(batch, length, -1))  # (B, T, F)
+        return torch.cat(parts, dim=-1)

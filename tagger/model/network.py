@@ -1,0 +1,82 @@
+"""The network: embedder -> BiLSTM -> attention stack -> linear emissions -> constrained CRF."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tagger.config import ModelConfig
+from tagger.data.batching import Batch
+from tagger.data.schemes import allowed_transitions
+from tagger.model.attention import build_attention
+from tagger.model.crf import ConstrainedCRF
+from tagger.model.embedder import Embedder
+
+
+class TaggerNetwork(nn.Module):
+    """BiLSTM-attention-CRF.
+
+    Args:
+        cfg: layer sizes (``model`` section of the config).
+        n_words, n_chars: vocabulary sizes; word_dim: word vector size.
+        labels: the model's tags; scheme: their scheme (``none`` for plain tag sets), which
+            decides the CRF's forbidden transitions when ``cfg.constrain`` is set.
+        pretrained: optional (n_words, word_dim) initial word vectors.
+    """
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        n_words: int,
+        n_chars: int,
+        word_dim: int,
+        labels: list[str],
+        scheme: str,
+        pretrained: torch.Tensor | None = None,
+        freeze_words: bool = False,
+    ) -> None:
+        super().__init__()
+        self.max_word_length = cfg.max_word_length
+        self.embedder = Embedder(cfg, n_words, n_chars, word_dim, pretrained, freeze_words)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(
+            self.embedder.out_dim,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            bidirectional=True,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+        )
+        size = 2 * cfg.hidden_size
+        self.attention = build_attention(cfg.attention, size)
+        self.emit = nn.Linear(size, len(labels))
+        constrain = cfg.constrain and scheme != "none"
+        allowed = allowed_transitions(labels, scheme) if constrain else None
+        self.crf = ConstrainedCRF(len(labels), allowed)
+
+    def encode(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Token states (B, T, 2H) and each attention layer's weights (None while training)."""
+        x = self.dropout(self.embedder(batch.words, batch.casing, batch.chars))  # (B, T, E)
+        packed = pack_padded_sequence(
+            x, batch.lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.lstm(packed)
+        x, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, 2H)
+        weights = []
+        for layer in self.attention:
+            x, w = layer(x, batch.mask)  # (B, T, 2H)
+            weights.append(w)
+        return self.dropout(x), weights
+
+    def emissions(self, batch: Batch) -> torch.Tensor:
+        """Emission scores (B, T, K)."""
+        return self.emit(self.encode(batch)[0])
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Mean negative log-likelihood of the gold tags (``batch.tags`` required)."""
+        return self.crf.neg_log_likelihood(self.emissions(batch), batch.tags, batch.mask)
+
+    def decode(self, batch: Batch) -> torch.Tensor:
+        """Best tag ids (B, T) by batched Viterbi; 0 past each sentence's end."""
+        return self.crf.viterbi(self.emissions(batch), batch.mask)

@@ -1,0 +1,46 @@
+"""A rich progress bar for training epochs and tagging runs (on stderr; off when not a TTY)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class Progress:
+    """``with Progress("epoch 1", total) as bar: bar.advance(loss=.., tokens=..)``."""
+
+    def __init__(self, label: str, total: int | None, enabled: bool = True) -> None:
+        self.label, self.total, self.enabled = label, total, enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self._start = time.perf_counter()
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total, info="")
+        return self
+
+    def advance(self, steps: int = 1, loss: float | None = None, tokens: int = 0) -> None:
+        if self._bar is None:
+            return
+        rate = tokens / max(time.perf_counter() - self._start, 1e-9)
+        info = f"{rate:,.0f} tok/s" + (f"  loss {loss:.3f}" if loss is not None else "")
+        self._bar.update(self._task, advance=steps, info=info)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,300 @@
+"""The training loop: data preparation, optimiser, clipping, LR decay, early stopping, best model.
+
+Seeded and repeatable on CPU: the same config gives the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tagger.archive import build_network, save_model
+from tagger.atomic import atomic_write_bytes
+from tagger.config import Config
+from tagger.data.batching import bucket_batches, make_batch
+from tagger.data.dataset import load_corpus
+from tagger.data.schemes import TagError, check_tags, convert, detect_scheme, normalize_scheme
+from tagger.data.vectors import load_vectors
+from tagger.data.vocab import Vocab, build_vocab
+from tagger.errors import DataError, TaggerError
+from tagger.prediction import decode
+from tagger.scoring import score
+
+METRICS = "metrics.jsonl"
+
+
+class TrainingError(TaggerError):
+    """Training cannot go on (e.g. the loss became NaN); the best model so far is kept."""
+
+
+@dataclass
+class Corpus:
+    """One split: its Arrow dataset, sentence lengths and where it came from."""
+
+    path: str
+    data: Any  # datasets.Dataset with tokens, tags, doc, line
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(t) for t in self.data["tokens"]]
+
+
+def load_split(cfg: Config, path: str | None) -> Corpus | None:
+    d = cfg.data
+    if path is None:
+        return None
+    data = load_corpus(path, d.format, d.token_column, d.tag_column, d.tag_field, d.cache_dir)
+    return Corpus(path, data)
+
+
+def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
+    """The training files' scheme (given or detected) and the scheme the model learns in."""
+    tags = train.data["tags"]
+    if not any(tags):
+        raise DataError(train.path, None, "no tag column: training needs tagged sentences")
+    scheme = normalize_scheme(cfg.data.scheme) if cfg.data.scheme else detect_scheme(tags)
+    if scheme != "none":
+        for sentence_tags, line in zip(tags, train.data["line"]):
+            try:
+                check_tags(sentence_tags, scheme)
+            except TagError as exc:
+                raise DataError(train.path, line, str(exc)) from None
+    model_scheme = normalize_scheme(cfg.data.train_scheme) if scheme != "none" else "none"
+    return scheme, model_scheme
+
+
+def to_model_tags(tags: list[list[str]], scheme: str, model_scheme: str) -> list[list[str]]:
+    if scheme == model_scheme:
+        return tags
+    return [convert(t, scheme, model_scheme) for t in tags]
+
+
+def prepare_vocab(
+    cfg: Config, train: Corpus, others: list[Corpus], scheme: str, model_scheme: str
+) -> tuple[Vocab, torch.Tensor, int]:
+    """Vocabulary and initial word vectors (pretrained where available, else uniform random).
+
+    With pretrained vectors the vocabulary also holds the ``embeddings.max_vectors`` most frequent
+    pretrained words and the pretrained words of the dev/test files (as NCRF++ does), so those
+    words keep their vectors instead of becoming <unk>.
+    """
+    emb = cfg.embeddings
+    model_tags = to_model_tags(train.data["tags"], scheme, model_scheme)
+    pairs = zip(train.data["tokens"], model_tags)
+    vocab = build_vocab(pairs, lowercase=emb.lowercase, scheme=scheme, model_scheme=model_scheme)
+    vectors = None
+    if emb.pretrained:
+        key = vocab.word_key
+        wanted = set(vocab.words) | {key(t) for c in others for s in c.data["tokens"] for t in s}
+        vectors = load_vectors(
+            emb.pretrained, lambda w, rank: rank < emb.max_vectors or w in wanted, emb.lowercase
+        )
+        known = set(vocab.words)
+        extra = [w for w in vectors.words if w not in known]
+        vocab = Vocab(
+            vocab.words + extra, vocab.chars, vocab.tags, scheme, model_scheme, emb.lowercase
+        )
+    dim = vectors.dim if vectors is not None else cfg.model.word_dim
+    bound = math.sqrt(3.0 / dim)
+    matrix = torch.empty(len(vocab.words), dim).uniform_(-bound, bound)
+    matrix[0] = 0.0
+    if vectors is not None:
+        rows = [vocab.word_index[w] for w in vectors.words]
+        matrix[rows] = torch.from_numpy(vectors.matrix)
+    return vocab, matrix, dim
+
+
+def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimizer:
+    t = cfg.train
+    params = [p for p in network.parameters() if p.requires_grad]
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
+    return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+
+
+def evaluate_split(network: Any, vocab: Vocab, corpus: Corpus) -> dict[str, Any]:
+    """Decode a split and score it in the model's scheme."""
+    tokens = corpus.data["tokens"]
+    gold = to_model_tags(corpus.data["tags"], vocab.scheme, vocab.model_scheme)
+    return score(gold, decode(network, vocab, tokens), vocab.model_scheme)
+
+
+def headline(report: dict[str, Any]) -> float:
+    """The number early stopping watches: micro F1, or accuracy for plain tag sets."""
+    return report["micro"]["f1"] if "micro" in report else report["accuracy"]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(
+    cfg: Config,
+    output: str | Path,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train a model as ``cfg`` says; write the best one (by dev score) to ``output``.
+
+    Returns the summary: best epoch, its dev scores, and test scores when a test file is given.
+    """
+    output = Path(output)
+    torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
+    seed_everything(cfg.train.seed)
+    if not cfg.data.train:
+        raise TaggerError("data.train: no training file given")
+    train_set = load_split(cfg, cfg.data.train)
+    dev_set = load_split(cfg, cfg.data.dev)
+    test_set = load_split(cfg, cfg.data.test)
+    others = [c for c in (dev_set, test_set) if c is not None]
+    scheme, model_scheme = resolve_schemes(cfg, train_set)
+    vocab, matrix, dim = prepare_vocab(cfg, train_set, others, scheme, model_scheme)
+    log(
+        f"train {len(train_set.data)} sentences, scheme {scheme} -> {model_scheme}, "
+        f"{len(vocab.tags)} tags, {len(vocab.words)} words, {len(vocab.chars)} chars"
+    )
+    seed_everything(cfg.train.seed)
+    network = build_network(cfg, vocab, dim, pretrained=matrix)
+    loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log)
+    loop.meta = {"word_dim": dim}
+    summary = loop.run()
+    if test_set is not None:
+        from tagger.archive import load_model
+
+        _, _, best, _ = load_model(output)
+        summary["test"] = evaluate_split(best, vocab, test_set)
+        loop.record({"event": "test", **summary["test"]})
+        log(f"test {_describe(summary['test'])}")
+    return summary
+
+
+def _describe(report: dict[str, Any]) -> str:
+    if "micro" in report:
+        m = report["micro"]
+        return f"P {100 * m['precision']:.2f} R {100 * m['recall']:.2f} F1 {100 * m['f1']:.2f}"
+    return f"accuracy {100 * report['accuracy']:.2f}"
+
+
+class Loop:
+    """Epochs of training with dev evaluation, LR decay on plateau and early stopping."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        vocab: Vocab,
+        network: Any,
+        train_set: Corpus,
+        dev_set: Corpus,
+        output: Path,
+        progress: bool,
+        log: Callable[[str], None],
+    ) -> None:
+        self.cfg, self.vocab, self.network = cfg, vocab, network
+        self.train_set, self.dev_set, self.output = train_set, dev_set, output
+        self.progress, self.log = progress, log
+        self.optimizer = make_optimizer(cfg, network)
+        t = cfg.train
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="max", factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr
+        )
+        self.rng = random.Random(t.seed)
+        self.lengths = train_set.lengths
+        self.metrics: list[dict[str, Any]] = []
+        self.meta: dict[str, Any] = {}
+        self.best, self.best_epoch = -1.0, 0
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append to metrics.jsonl (rewritten atomically)."""
+        self.metrics.append(entry)
+        text = "".join(json.dumps(m) + "\n" for m in self.metrics)
+        atomic_write_bytes(self.output / METRICS, text.encode("utf-8"))
+
+    def run(self) -> dict[str, Any]:
+        t = self.cfg.train
+        self.output.mkdir(parents=True, exist_ok=True)
+        for epoch in range(1, t.max_epochs + 1):
+            started = time.perf_counter()
+            loss, tokens = self.epoch(epoch)
+            seconds = time.perf_counter() - started
+            dev = evaluate_split(self.network, self.vocab, self.dev_set)
+            value = headline(dev)
+            improved = value > self.best
+            if improved:
+                self.best, self.best_epoch = value, epoch
+                save_model(
+                    self.output,
+                    self.cfg,
+                    self.vocab,
+                    self.network,
+                    epoch=epoch,
+                    dev=dev,
+                    **self.meta,
+                )
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.record(
+                {
+                    "epoch": epoch,
+                    "loss": loss,
+                    "lr": lr,
+                    "dev": dev,
+                    "tokens_per_s": tokens / seconds,
+                    "seconds": seconds,
+                    "best": improved,
+                }
+            )
+            self.log(
+                f"epoch {epoch}: loss {loss:.4f} lr {lr:.2g} {tokens / seconds:,.0f} tok/s "
+                f"dev {_describe(dev)}{' *' if improved else ''}"
+            )
+            self.scheduler.step(value)
+            if epoch - self.best_epoch >= t.patience:
+                self.log(f"early stop: no dev improvement for {t.patience} epochs")
+                break
+        return {"best_epoch": self.best_epoch, "dev": self.metrics[self.best_epoch - 1]["dev"]}
+
+    def epoch(self, epoch: int) -> tuple[float, int]:
+        """One pass over the training data; returns (mean loss, tokens seen)."""
+        from tagger.progress import Progress
+
+        t = self.cfg.train
+        batches = bucket_batches(self.lengths, t.batch_size, self.rng)
+        self.network.train()
+        total, tokens = 0.0, 0
+        with Progress(f"epoch {epoch}", len(batches), enabled=self.progress) as bar:
+            for ids in batches:
+                loss = self.step(ids)
+                total += loss * len(ids)
+                tokens += sum(self.lengths[i] for i in ids)
+                bar.advance(loss=loss, tokens=tokens)
+        return total / len(self.lengths), tokens
+
+    def step(self, ids: list[int]) -> float:
+        rows = self.train_set.data[ids]
+        tags = to_model_tags(rows["tags"], self.vocab.scheme, self.vocab.model_scheme)
+        batch = make_batch(self.vocab, rows["tokens"], tags, self.cfg.model.max_word_length)
+        loss = self.network.loss(batch)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"training loss became {loss.item()}; the best model so far is kept in "
+                f"{self.output} (try a lower train.lr or train.clip)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.train.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.cfg.train.clip)
+        self.optimizer.step()
+        return float(loss.item())

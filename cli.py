@@ -17,8 +17,8 @@ import typer
 app = typer.Typer(
     help="Train, apply and score BiLSTM-attention-CRF sequence taggers (NER, chunking, POS).\n\n"
     "Example: tagger train configs/demo.yaml --output runs/demo && "
-    "tagger predict runs/demo data/sample/test.conll --output pred.conll && "
-    "tagger evaluate data/sample/test.conll pred.conll",
+    "tagger predict runs/demo data/wnut17/test.conll --output pred.conll && "
+    "tagger evaluate data/wnut17/test.conll pred.conll",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,32 +57,44 @@ def guarded(call: Callable[[], T]) -> T:
 
 
 @app.command(
-    epilog="Example: tagger train configs/demo.yaml --set train.max_epochs=5 --output runs/demo"
+    epilog="Example: tagger train configs/demo.yaml --set train.max_epochs=5 --output runs/demo; "
+    "after an interruption: tagger train --resume runs/demo"
 )
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory to write.")],
+    config: Annotated[Path | None, typer.Argument(help="YAML experiment config.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Run directory to write.")
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a config key, e.g. --set model.hidden_size=512."),
     ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the interrupted run in this directory.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a model already in OUTPUT.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar or epoch lines.")] = False,
 ) -> None:
     """Train a model; the best one by dev score goes to OUTPUT with metrics.jsonl."""
     from tagger.config import load_config
+    from tagger.errors import TaggerError
     from tagger.training import train as run_training
 
     def call() -> Any:
-        cfg = load_config(config, set_ or [])
+        if resume is None and (config is None or output is None):
+            raise TaggerError("train needs CONFIG and --output RUN_DIR (or --resume RUN_DIR)")
+        cfg = None if resume else load_config(config, set_ or [])
         log = (lambda _msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
-        return run_training(cfg, output, progress=not quiet and sys.stderr.isatty(), log=log)
+        progress = not quiet and sys.stderr.isatty()
+        run_dir = resume or output
+        return run_training(cfg, run_dir, progress, log, resume is not None, overwrite)
 
     summary = guarded(call)
-    typer.echo(json.dumps({"output": str(output), **summary}))
+    typer.echo(json.dumps({"output": str(resume or output), **summary}))
 
 
 @app.command(
-    epilog="Example: tagger predict runs/demo data/sample/test.conll --output pred.conll; "
+    epilog="Example: tagger predict runs/demo data/wnut17/test.conll --output pred.conll; "
     "echo 'EU rejects German call' | tagger predict runs/demo - --input-format text"
 )
 def predict(
@@ -109,7 +121,7 @@ def predict(
 
 @app.command(
     epilog="Example: tagger evaluate gold.conll pred.conll --json; "
-    "tagger evaluate runs/demo data/sample/test.conll"
+    "tagger evaluate runs/demo data/wnut17/test.conll"
 )
 def evaluate(
     gold: Annotated[str, typer.Argument(help="Gold file, or a model directory.")],

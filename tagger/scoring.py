@@ -6,6 +6,7 @@ with support = number of gold entities); plain tag sets (POS) get token accuracy
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +44,8 @@ def score(
             [list(g) for g in gold], [list(p) for p in pred], output_dict=True, zero_division=0
         )
     pick = ("precision", "recall", "f1-score")
+    for row in raw.values():  # seqeval gives NaN averages when neither side has an entity
+        row.update({k: 0.0 for k in pick if math.isnan(row[k])})
     report["micro"] = {k.removesuffix("-score"): float(raw["micro avg"][k]) for k in pick}
     report["macro"] = {k.removesuffix("-score"): float(raw["macro avg"][k]) for k in pick}
     report["per_type"] = {

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tagger import checkpoint
 from tagger.archive import build_network, save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config
@@ -118,10 +119,12 @@ def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimiz
     t = cfg.train
     params = [p for p in network.parameters() if p.requires_grad]
     if t.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-    if t.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
-    return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+        return torch.optim.SGD(
+            params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True
+        )
+    kind = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    # fused: one kernel over all parameters; the per-tensor loop costs ~40 ms a step on CPU
+    return kind(params, lr=t.lr, weight_decay=t.weight_decay, fused=True)
 
 
 def evaluate_split(network: Any, vocab: Vocab, corpus: Corpus) -> dict[str, Any]:
@@ -143,16 +146,26 @@ def seed_everything(seed: int) -> None:
 
 
 def train(
-    cfg: Config,
+    cfg: Config | None,
     output: str | Path,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train a model as ``cfg`` says; write the best one (by dev score) to ``output``.
 
-    Returns the summary: best epoch, its dev scores, and test scores when a test file is given.
+    With ``resume``, the config comes from ``output``'s checkpoint and training continues after
+    the last finished epoch, ending with the same weights as an uninterrupted run. Returns the
+    summary: best epoch, its dev scores, and test scores when a test file is given.
     """
     output = Path(output)
+    if resume:
+        cfg = checkpoint.read_config(output)
+    elif cfg is None:
+        raise TaggerError("train: give a config, or resume an interrupted run")
+    else:
+        checkpoint.claim(output, cfg, overwrite)
     torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
     seed_everything(cfg.train.seed)
     if not cfg.data.train:
@@ -171,6 +184,8 @@ def train(
     network = build_network(cfg, vocab, dim, pretrained=matrix)
     loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log)
     loop.meta = {"word_dim": dim}
+    if resume and checkpoint.restore(output, loop):
+        log(f"resuming after epoch {loop.epoch_done}")
     summary = loop.run()
     if test_set is not None:
         from tagger.archive import load_model
@@ -216,6 +231,7 @@ class Loop:
         self.metrics: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
         self.best, self.best_epoch = -1.0, 0
+        self.epoch_done, self.finished = 0, False
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append to metrics.jsonl (rewritten atomically)."""
@@ -226,7 +242,8 @@ class Loop:
     def run(self) -> dict[str, Any]:
         t = self.cfg.train
         self.output.mkdir(parents=True, exist_ok=True)
-        for epoch in range(1, t.max_epochs + 1):
+        while not self.finished and self.epoch_done < t.max_epochs:
+            epoch = self.epoch_done + 1
             started = time.perf_counter()
             loss, tokens = self.epoch(epoch)
             seconds = time.perf_counter() - started
@@ -235,15 +252,8 @@ class Loop:
             improved = value > self.best
             if improved:
                 self.best, self.best_epoch = value, epoch
-                save_model(
-                    self.output,
-                    self.cfg,
-                    self.vocab,
-                    self.network,
-                    epoch=epoch,
-                    dev=dev,
-                    **self.meta,
-                )
+                meta = {"epoch": epoch, "dev": dev, **self.meta}
+                save_model(self.output, self.cfg, self.vocab, self.network, **meta)
             lr = self.optimizer.param_groups[0]["lr"]
             self.record(
                 {
@@ -261,10 +271,13 @@ class Loop:
                 f"dev {_describe(dev)}{' *' if improved else ''}"
             )
             self.scheduler.step(value)
+            self.epoch_done = epoch
             if epoch - self.best_epoch >= t.patience:
                 self.log(f"early stop: no dev improvement for {t.patience} epochs")
-                break
-        return {"best_epoch": self.best_epoch, "dev": self.metrics[self.best_epoch - 1]["dev"]}
+                self.finished = True
+            checkpoint.save(self.output, self)
+        best = next(m for m in self.metrics if m.get("epoch") == self.best_epoch)
+        return {"best_epoch": self.best_epoch, "dev": best["dev"]}
 
     def epoch(self, epoch: int) -> tuple[float, int]:
         """One pass over the training data; returns (mean loss, tokens seen)."""

@@ -32,16 +32,15 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import os
 import re
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from tagger.atomic import atomic_open
 from tagger.errors import DataError, TaggerError
 
 FORMATS = ("conll", "conllu", "text")
@@ -514,13 +513,6 @@ def format_chunk(
     return out
 
 
-def _current_umask() -> int:
-    """The process umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _write_stream(binary: BinaryIO, lines: Iterable[str], gz_name: str | None) -> None:
     """Write ``lines`` (each followed by ``\\n``) as UTF-8 to ``binary``, gzipped if asked."""
     target: BinaryIO = binary
@@ -552,19 +544,6 @@ def write_lines_atomic(path: str | Path, lines: Iterable[str]) -> None:
         _write_stream(sys.stdout.buffer, lines, None)
         sys.stdout.buffer.flush()
         return
-    target = Path(name)
-    gz_name = target.name[: -len(".gz")] if name.endswith(".gz") else None
-    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept on success
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with tmp:
-            _write_stream(tmp, lines, gz_name)  # type: ignore[arg-type]
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, 0o666 & ~_current_umask())
-        os.replace(tmp.name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
-        raise
+    gz_name = Path(name).name[: -len(".gz")] if name.endswith(".gz") else None
+    with atomic_open(name) as handle:
+        _write_stream(handle, lines, gz_name)

@@ -1,0 +1,5 @@
+"""``python -m tagger ...`` runs the command line (also under torchrun)."""
+
+from cli import main
+
+main()

@@ -44,9 +44,16 @@ def train_args(data: Path, out: Path, epochs: int = 4) -> list[str]:
     return [*args, "--output", str(out), "--quiet"]
 
 
+def env(cwd: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_DATASETS_CACHE": str(cwd / "hf-cache")}
+
+
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_DATASETS_CACHE": str(cwd / "hf-cache")}
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(args, cwd=cwd, env=env(cwd), capture_output=True, text=True, timeout=600)
+
+
+def resume_args(run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "tagger", "train", "--resume", str(run_dir), "--quiet"]
 
 
 def weights(run_dir: Path) -> dict:
@@ -54,8 +61,8 @@ def weights(run_dir: Path) -> dict:
 
 
 def kill_when(args: list[str], cwd: Path, ready) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_DATASETS_CACHE": str(cwd / "hf-cache")}
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    quiet = subprocess.DEVNULL
+    proc = subprocess.Popen(args, cwd=cwd, env=env(cwd), stdout=quiet, stderr=quiet)
     deadline = time.monotonic() + 300
     while not ready() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -84,7 +91,7 @@ def test_sigkill_then_resume_gives_identical_weights(reference, tmp_path, when):
     else:
         kill_when(train_args(data, out), tmp_path, (out / "checkpoint" / "config.json").exists)
         assert not state.exists()
-    resumed = run([sys.executable, "-m", "tagger", "train", "--resume", str(out), "--quiet"], tmp_path)
+    resumed = run(resume_args(out), tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     ref, got = weights(ref_dir), weights(out)
     assert ref.keys() == got.keys()
@@ -121,8 +128,7 @@ def test_malicious_checkpoint_is_refused(reference, tmp_path):
             return (os.system, (f"touch {marker}",))
 
     (run_dir / "checkpoint" / STATE).write_bytes(pickle.dumps({"epoch_done": Evil()}))
-    args = [sys.executable, "-m", "tagger", "train", "--resume", str(run_dir), "--quiet"]
-    result = run(args, tmp_path)
+    result = run(resume_args(run_dir), tmp_path)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "damaged checkpoint" in errors[0], result.stderr

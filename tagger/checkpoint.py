@@ -20,14 +20,18 @@ from tagger.errors import TaggerError
 FOLDER, CONFIG, STATE = "checkpoint", "config.json", "state.pt"
 
 
-def claim(run_dir: Path, cfg: Config, overwrite: bool = False) -> None:
-    """Make ``run_dir`` this run's, refusing to clobber a trained model unless ``overwrite``."""
+def check_free(run_dir: Path, overwrite: bool = False) -> None:
+    """Refuse to train into ``run_dir`` when it holds a trained model, unless ``overwrite``."""
     taken = (run_dir / "model.safetensors").exists() or (run_dir / FOLDER / STATE).exists()
     if taken and not overwrite:
         raise TaggerError(
             f"{run_dir} already holds a trained model: continue it with --resume, "
             "or pass --overwrite, or choose another --output"
         )
+
+
+def start(run_dir: Path, cfg: Config) -> None:
+    """Record a new run's config (what ``--resume`` reads) and drop any older state."""
     text = json.dumps(cfg.to_dict(), indent=2)
     atomic_write_bytes(run_dir / FOLDER / CONFIG, text.encode("utf-8"))
     (run_dir / FOLDER / STATE).unlink(missing_ok=True)

@@ -108,6 +108,7 @@ class Config:
 
 CHOICES = {
     "data.format": ("conll", "conllu"),
+    "data.scheme": ("iob1", "iob2", "bio", "iobes", "bilou", "none"),
     "data.train_scheme": ("iob1", "iob2", "bio", "iobes", "bilou"),
     "model.char_encoder": ("cnn", "lstm", "none"),
     "train.optimizer": ("adam", "adamw", "sgd"),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tagger.data.conll import read_sentences
-from tagger.data.schemes import detect_scheme
+from tagger.data.schemes import detect_scheme, find_malformed
 from tagger.errors import DataError
 
 
@@ -72,7 +72,17 @@ def read_tag_sequences(
         lines.append(sentence.line)
     if not tokens:
         raise DataError(path, None, "no sentences found")
+    reject_malformed(path, tags, lines)
     return tokens, tags, lines
+
+
+def reject_malformed(path: str, tags: Sequence[Sequence[str]], lines: Sequence[int]) -> None:
+    """Raise a DataError at the sentence holding a tag like ``X-PER`` among B-/I- tags."""
+    bad = find_malformed(tags)
+    if bad is not None:
+        index, position, tag = bad
+        message = f"unknown tag prefix in {tag!r}: expected O or B-, I-, E-, S-, L-, U- TYPE"
+        raise DataError(path, lines[index] + position, message)
 
 
 def score_files(

@@ -29,7 +29,7 @@ from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
 from tagger.errors import DataError, TaggerError
 from tagger.prediction import decode
-from tagger.scoring import score
+from tagger.scoring import reject_malformed, score
 
 METRICS = "metrics.jsonl"
 
@@ -63,6 +63,7 @@ def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
     tags = train.data["tags"]
     if not any(tags):
         raise DataError(train.path, None, "no tag column: training needs tagged sentences")
+    reject_malformed(train.path, tags, train.data["line"])
     scheme = normalize_scheme(cfg.data.scheme) if cfg.data.scheme else detect_scheme(tags)
     if scheme != "none":
         for sentence_tags, line in zip(tags, train.data["line"]):
@@ -165,7 +166,7 @@ def train(
     elif cfg is None:
         raise TaggerError("train: give a config, or resume an interrupted run")
     else:
-        checkpoint.claim(output, cfg, overwrite)
+        checkpoint.check_free(output, overwrite)
     torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
     seed_everything(cfg.train.seed)
     if not cfg.data.train:
@@ -180,6 +181,8 @@ def train(
         f"train {len(train_set.data)} sentences, scheme {scheme} -> {model_scheme}, "
         f"{len(vocab.tags)} tags, {len(vocab.words)} words, {len(vocab.chars)} chars"
     )
+    if not resume:  # only now, so that bad data leaves no run directory behind
+        checkpoint.start(output, cfg)
     seed_everything(cfg.train.seed)
     network = build_network(cfg, vocab, dim, pretrained=matrix)
     loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log)

@@ -102,13 +102,12 @@ def test_sigkill_then_resume_gives_identical_weights(reference, tmp_path, when):
 
 
 def test_existing_model_is_not_overwritten(reference, tmp_path):
-    from tagger.checkpoint import claim
-    from tagger.config import Config
+    from tagger.checkpoint import check_free
 
     _, ref_dir = reference
     before = (ref_dir / "model.safetensors").read_bytes()
     with pytest.raises(TaggerError, match="--resume"):
-        claim(ref_dir, Config())
+        check_free(ref_dir)
     assert (ref_dir / "model.safetensors").read_bytes() == before
 
 

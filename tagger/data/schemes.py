@@ -208,6 +208,24 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
     return encode_spans(get_spans(tags, source), len(tags), target)
 
 
+def find_malformed(sequences: Iterable[Sequence[str]]) -> tuple[int, int, str] | None:
+    """``(sequence index, position, tag)`` of the first tag with an unknown one-letter prefix (``X-PER``).
+
+    Only in a corpus that also has well-formed prefixed tags: there, ``X-PER`` is a typo, not a
+    plain tag (plain tag sets such as POS never mix the two).
+    """
+    first_bad, prefixed = None, False
+    for index, sequence in enumerate(sequences):
+        for position, tag in enumerate(sequence):
+            if _is_prefixed(tag):
+                prefixed = True
+            elif first_bad is None and len(tag) > 2 and tag[1] == "-" and tag[0].isalpha():
+                first_bad = (index, position, tag)
+        if prefixed and first_bad is not None:
+            return first_bad
+    return None
+
+
 def detect_scheme(sequences: Iterable[Sequence[str]]) -> str:
     """Guess the tag scheme of a corpus given as tag sequences.
 

@@ -1,4 +1,4 @@
-"""Every kind of bad input: one line naming file and line, exit status 2, no traceback, no output."""
+"""Bad input: one line naming file and line, exit status 2, no traceback, no output."""
 
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
 
 
 def find_malformed(sequences: Iterable[Sequence[str]]) -> tuple[int, int, str] | None:
-    """``(sequence index, position, tag)`` of the first tag with an unknown one-letter prefix (``X-PER``).
+    """``(sequence index, position, tag)`` of the first tag with an unknown prefix (``X-PER``).
 
     Only in a corpus that also has well-formed prefixed tags: there, ``X-PER`` is a typo, not a
     plain tag (plain tag sets such as POS never mix the two).

@@ -6,6 +6,7 @@ Every key has a type and a default; an unknown key or a value of the wrong type 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -56,9 +57,7 @@ class ModelConfig:
     char_dim: int = 30
     char_hidden: int = 50  # CNN filters, or LSTM units per direction
     char_kernel: int = 3
-    max_word_length: int = (
-        25  # longer words feed only their first/last characters to the char model
-    )
+    max_word_length: int = 25  # longer words feed only their first N characters to the char model
     hidden_size: int = 256  # BiLSTM units per direction
     num_layers: int = 1
     dropout: float = 0.5
@@ -153,6 +152,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 def _build(cls: type, raw: Any, prefix: str) -> Any:
+    raw = {} if raw is None else raw  # a section with only comments under it
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
@@ -191,6 +191,9 @@ def _check(key: str, hint: Any, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return dict(value)
+    if hint is float and isinstance(value, str):
+        with contextlib.suppress(ValueError):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            value = float(value)
     ok = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),

@@ -27,6 +27,9 @@ def decode(
     network.eval()
     with torch.inference_mode():
         for batch_ids in bucket_batches(lengths, batch_size):
+            batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
+            if not batch_ids:
+                continue
             batch = make_batch(vocab, [sentences[i] for i in batch_ids], None, max_chars)
             best = network.decode(batch).tolist()  # (B, T)
             for row, i in zip(best, batch_ids):
@@ -155,5 +158,6 @@ class Tagger:
 
         data = self.cfg.data
         fmt = input_format or guess_format(path)
-        tokens, gold, _ = read_tag_sequences(path, fmt, data.tag_column, data.tag_field)
+        columns = (data.tag_column, data.tag_field, data.token_column)
+        tokens, gold, _ = read_tag_sequences(path, fmt, *columns)
         return score(gold, self.tag(tokens), self.vocab.scheme)

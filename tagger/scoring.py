@@ -38,6 +38,8 @@ def score(
         return report
     from seqeval.metrics import classification_report
 
+    if scheme == "bilou":  # seqeval knows B/I/E/S: L- is E-, U- is S-
+        gold, pred = _bilou_as_iobes(gold), _bilou_as_iobes(pred)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # seqeval warns on types absent from gold or pred
         raw = classification_report(
@@ -59,12 +61,23 @@ def score(
     return report
 
 
+def _bilou_as_iobes(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
+    rename = {"L": "E", "U": "S"}
+    return [
+        [rename.get(t[:1], t[:1]) + t[1:] if t[1:2] == "-" else t for t in s] for s in sequences
+    ]
+
+
 def read_tag_sequences(
-    path: str, fmt: str = "conll", tag_column: int = -1, tag_field: str = "upos"
+    path: str,
+    fmt: str = "conll",
+    tag_column: int = -1,
+    tag_field: str = "upos",
+    token_column: int = 0,
 ) -> tuple[list[list[str]], list[list[str]], list[int]]:
     """Tokens, tags and first-line numbers of every sentence of a file (tags required)."""
     tokens, tags, lines = [], [], []
-    for sentence in read_sentences(path, fmt=fmt, tag_column=tag_column, tag_field=tag_field):
+    for sentence in read_sentences(path, fmt, token_column, tag_column, tag_field):
         if sentence.tags is None:
             raise DataError(path, sentence.line, "no tag column to score")
         tokens.append(sentence.tokens)

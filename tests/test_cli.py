@@ -1,0 +1,220 @@
+"""Tests for the command line (cli.app) through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import tiny_overrides
+from typer.testing import CliRunner
+
+from cli import app
+from tagger.data.conll import read_sentences
+
+COMMANDS = ("train", "predict", "evaluate")
+
+
+def invoke(*args: object, input: str | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def sets(*items: str) -> list[str]:
+    return [arg for item in items for arg in ("--set", item)]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory, wnut40: Path) -> dict[str, Path]:
+    """A config file, a data file and a model trained by ``tagger train``."""
+    tmp = tmp_path_factory.mktemp("cli")
+    config = tmp / "exp.yaml"
+    config.write_text(f"data:\n  train: {wnut40}\n", encoding="utf-8")
+    run = tmp / "run"
+    result = invoke(
+        "train", config, "--output", run, "--quiet", *sets(*tiny_overrides(tmp / "cache"))
+    )
+    assert result.exit_code == 0, result.output
+    return {"tmp": tmp, "config": config, "data": wnut40, "run": run, "summary": result.stdout}
+
+
+def check_user_error(result, *words: str) -> None:
+    """Exit status 2, exactly one line on stderr starting with 'error:', no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0]
+
+
+def test_train_writes_a_model_and_prints_a_summary(workspace) -> None:
+    summary = json.loads(workspace["summary"])
+    assert summary["output"] == str(workspace["run"])
+    assert summary["best_epoch"] in (1, 2, 3)
+    assert 0.0 <= summary["dev"]["micro"]["f1"] <= 1.0
+    for name in ("config.json", "vocab.json", "model.safetensors", "metrics.jsonl"):
+        assert (workspace["run"] / name).is_file()
+    lines = (workspace["run"] / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    info = json.loads((workspace["run"] / "config.json").read_text())
+    assert info["config"]["model"]["hidden_size"] == 16  # --set reached the config
+    assert info["config"]["data"]["train"] == str(workspace["data"])  # from the YAML file
+
+
+def test_predict_conll_keeps_every_line(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "pred.conll"
+    result = invoke("predict", workspace["run"], workspace["data"], "--output", out)
+    assert result.exit_code == 0, result.output
+    source = workspace["data"].read_text(encoding="utf-8").splitlines()
+    written = out.read_text(encoding="utf-8").splitlines()
+    assert len(written) == len(source)
+    tags = set()
+    for before, after in zip(source, written):
+        if before.strip():
+            assert after.split("\t")[0] == before.split("\t")[0]
+            assert len(after.split("\t")) == 2
+            tags.add(after.split("\t")[1])
+        else:
+            assert after == before  # separator lines copied unchanged
+    vocab = json.loads((workspace["run"] / "vocab.json").read_text())
+    assert "O" in tags
+    assert all(t == "O" or t[:2] in ("B-", "I-") for t in tags)  # written back as IOB2
+    types = {t.split("-", 1)[1] for t in vocab["tags"] if t != "O"}
+    assert tags <= {"O"} | {f"{p}-{t}" for t in types for p in "BI"}
+
+
+def test_predict_to_stdout_with_dash(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "pred.conll"
+    assert invoke("predict", workspace["run"], workspace["data"], "-o", out).exit_code == 0
+    result = invoke("predict", workspace["run"], workspace["data"], "--output", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == out.read_text(encoding="utf-8")
+
+
+def test_predict_jsonl(workspace) -> None:
+    result = invoke("predict", workspace["run"], workspace["data"], "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    sentences = list(read_sentences(workspace["data"]))
+    assert len(rows) == len(sentences) == 40
+    for row, sentence in zip(rows, sentences):
+        assert set(row) == {"tokens", "tags", "spans"}
+        assert row["tokens"] == sentence.tokens
+        assert len(row["tags"]) == len(sentence.tokens)
+        for span in row["spans"]:
+            assert span["text"] == " ".join(sentence.tokens[span["start"] : span["end"]])
+
+
+def test_predict_text_from_stdin(workspace) -> None:
+    text = "Empire State Building = ESB .\n\nPretty bad storm here last evening .\n"
+    result = invoke(
+        "predict", workspace["run"], "-", "--input-format", "text", "--format", "jsonl", input=text
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["tokens"] for r in rows] == [line.split() for line in text.split("\n\n")]
+    assert [len(r["tags"]) for r in rows] == [6, 7]
+    # Text in, CoNLL out: token<TAB>tag lines, a blank line after each sentence.
+    result = invoke("predict", workspace["run"], "-", "--input-format", "text", input=text)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    tokens = [line.split("\t")[0] for line in lines if line]
+    assert tokens == text.split()
+    assert lines.count("") >= 2
+
+
+def test_evaluate_two_files_json(workspace, tmp_path: Path) -> None:
+    pred = tmp_path / "pred.conll"
+    assert invoke("predict", workspace["run"], workspace["data"], "-o", pred).exit_code == 0
+    result = invoke("evaluate", workspace["data"], pred, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"accuracy", "micro", "macro", "per_type"} <= set(report)
+    values = [report["accuracy"], *report["micro"].values(), *report["macro"].values()]
+    for row in report["per_type"].values():
+        values += [row["precision"], row["recall"], row["f1"]]
+    assert all(0.0 <= v <= 1.0 for v in values)
+    assert "person" in report["per_type"] and report["per_type"]["person"]["support"] == 6
+    # A file scored against itself is perfect.
+    same = json.loads(invoke("evaluate", workspace["data"], workspace["data"], "--json").stdout)
+    assert same["micro"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
+def test_evaluate_model_on_data(workspace, tmp_path: Path) -> None:
+    pred = tmp_path / "pred.conll"
+    assert invoke("predict", workspace["run"], workspace["data"], "-o", pred).exit_code == 0
+    files = json.loads(invoke("evaluate", workspace["data"], pred, "--json").stdout)
+    result = invoke("evaluate", workspace["run"], workspace["data"], "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["accuracy"] == pytest.approx(files["accuracy"])
+    assert report["micro"] == pytest.approx(files["micro"])
+    assert report["per_type"].keys() == files["per_type"].keys()
+    table = invoke("evaluate", workspace["run"], workspace["data"])
+    assert table.exit_code == 0 and "micro avg" in table.stdout and "person" in table.stdout
+
+
+def test_help_mentions_examples() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0 and "Example" in result.stdout
+    for command in COMMANDS:
+        result = invoke(command, "--help")
+        assert result.exit_code == 0, result.output
+        assert "Example" in result.stdout, command
+
+
+def test_error_missing_data_file_for_train(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.conll"
+    result = invoke(
+        "train", workspace["config"], "-o", out, "--quiet", *sets(f"data.train={missing}")
+    )
+    check_user_error(result, "missing.conll")
+
+
+def test_failed_train_leaves_no_run_directory(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.conll"
+    result = invoke(
+        "train", workspace["config"], "-o", out, "--quiet", *sets(f"data.train={missing}")
+    )
+    assert result.exit_code == 2
+    assert not out.exists()
+
+
+def test_error_missing_input_for_predict(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "pred.conll"
+    result = invoke("predict", workspace["run"], tmp_path / "missing.conll", "-o", out)
+    check_user_error(result, "missing.conll")
+    assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
+
+
+def test_error_missing_file_for_evaluate(workspace, tmp_path: Path) -> None:
+    result = invoke("evaluate", workspace["data"], tmp_path / "missing.conll")
+    check_user_error(result, "missing.conll")
+
+
+def test_error_unknown_config_key(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("train", workspace["config"], "-o", out, *sets("train.batch_sise=4"))
+    check_user_error(result, "train.batch_sise")
+    assert not out.exists()
+
+
+def test_error_unknown_scheme(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("train", workspace["config"], "-o", out, *sets("data.scheme=bioes2"))
+    check_user_error(result, "data.scheme")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_error_run_dir_that_is_not_a_model(workspace, tmp_path: Path, command: str) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "pred.conll"
+    args = ("-o", out) if command == "predict" else ()
+    result = invoke(command, empty, workspace["data"], *args)
+    check_user_error(result, "not a tagger model")
+    assert not out.exists()
+    assert list(empty.iterdir()) == []

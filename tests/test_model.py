@@ -1,0 +1,192 @@
+"""Tests for the network (embedder, BiLSTM, attention, CRF) and for batching."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from tagger.config import ModelConfig
+from tagger.data.batching import bucket_batches, make_batch
+from tagger.data.vocab import build_vocab, casing
+from tagger.errors import TaggerError
+from tagger.model.attention import build_attention
+from tagger.model.network import TaggerNetwork
+
+SENTENCES = [
+    (["EU", "rejects", "German", "call"], ["S-ORG", "O", "S-MISC", "O"]),
+    (["Peter", "Blackburn"], ["B-PER", "E-PER"]),
+    (["BRUSSELS", "1996-08-22", "extraordinarily-long-token-here-beyond-cap"], ["S-LOC", "O", "O"]),
+    (["The", "European", "Commission", "said", "on", "Thursday", "it"], ["O"] * 7),
+    (["x"], ["O"]),
+]
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return build_vocab(SENTENCES, scheme="iobes", model_scheme="iobes")
+
+
+def network(vocab, char_encoder: str = "cnn", **overrides) -> TaggerNetwork:
+    cfg = ModelConfig(
+        word_dim=12,
+        casing_dim=4,
+        char_encoder=char_encoder,
+        char_dim=6,
+        char_hidden=5,
+        hidden_size=8,
+        max_word_length=10,
+        attention=[{"type": "multihead", "heads": 2}],
+        **overrides,
+    )
+    torch.manual_seed(0)
+    return TaggerNetwork(cfg, len(vocab.words), len(vocab.chars), 12, vocab.tags, "iobes")
+
+
+def test_make_batch_shapes_and_padding(vocab) -> None:
+    tokens = [s for s, _ in SENTENCES[:3]]
+    tags = [t for _, t in SENTENCES[:3]]
+    batch = make_batch(vocab, tokens, tags, max_word_length=10)
+    assert batch.words.shape == (3, 4) and batch.casing.shape == (3, 4)
+    assert batch.chars.shape == (3, 4, 10)  # capped at max_word_length
+    assert batch.tags is not None and batch.tags.shape == (3, 4)
+    assert batch.lengths.tolist() == [4, 2, 3]
+    assert batch.mask.tolist() == [
+        [True, True, True, True],
+        [True, True, False, False],
+        [True, True, True, False],
+    ]
+    # Padding is 0 everywhere the mask is false, non-zero (word/casing/chars) where it is true.
+    for field in (batch.words, batch.casing, batch.tags):
+        assert field[~batch.mask].eq(0).all()
+    assert batch.chars[~batch.mask].eq(0).all()
+    assert batch.words[batch.mask].ne(0).all() and batch.casing[batch.mask].ne(0).all()
+    # Ids round trip through the vocab.
+    assert batch.words[0].tolist() == vocab.word_ids(tokens[0])
+    assert batch.tags[1, :2].tolist() == vocab.tag_ids(["B-PER", "E-PER"])
+    assert batch.casing[0].tolist() == [casing(t) for t in tokens[0]]
+    peter = batch.chars[1, 0].tolist()
+    assert peter[:5] == vocab.char_ids("Peter") and peter[5:] == [0] * 5
+    long_word = batch.chars[2, 2].tolist()
+    assert long_word == vocab.char_ids(tokens[2][2][:10])
+
+
+def test_make_batch_char_width_is_the_longest_word(vocab) -> None:
+    batch = make_batch(vocab, [["a", "bcd"], ["ef"]], None, max_word_length=25)
+    assert batch.chars.shape == (2, 2, 3)
+    assert batch.tags is None
+    assert "a" not in vocab.word_index and batch.words[0, 0] == 1  # unseen words: <unk> = 1
+
+
+def test_make_batch_unknown_words_and_chars(vocab) -> None:
+    batch = make_batch(vocab, [["zzzqqq", "EU"]], None)
+    assert batch.words[0].tolist() == [1, vocab.word_index["eu"]]  # lowercased lookup
+    assert batch.chars[0, 0, 0] == vocab.char_index.get("z", 1)
+    assert vocab.char_index.get("q") is None and batch.chars[0, 0, 3] == 1
+
+
+def test_bucket_batches_without_rng_sorted_longest_first() -> None:
+    lengths = [3, 9, 1, 9, 4, 7, 2]
+    batches = bucket_batches(lengths, 3)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    assert [len(b) for b in batches] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("n, size, pool", [(1, 4, 50), (37, 4, 2), (100, 7, 3), (10, 32, 50)])
+def test_bucket_batches_with_rng_cover_every_index_once(n: int, size: int, pool: int) -> None:
+    gen = random.Random(n)
+    lengths = [gen.randint(1, 30) for _ in range(n)]
+    batches = bucket_batches(lengths, size, random.Random(5), pool_batches=pool)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(n))
+    assert all(1 <= len(b) <= size for b in batches)
+    # Only the last batch of each pool may be short.
+    pools = -(-n // (size * pool))
+    assert sum(len(b) < size for b in batches) <= pools
+    # Deterministic for a seeded Random.
+    assert bucket_batches(lengths, size, random.Random(5), pool_batches=pool) == batches
+
+
+def test_bucket_batches_rng_shuffles_between_epochs_and_sorts_within_pools() -> None:
+    lengths = list(range(1, 65))
+    rng = random.Random(1)
+    first = bucket_batches(lengths, 4, rng, pool_batches=100)
+    second = bucket_batches(lengths, 4, rng, pool_batches=100)
+    assert first != second  # the same rng moves on: epochs differ
+    # One pool holds everything: each batch is 4 consecutive lengths.
+    for batch in first:
+        values = sorted(lengths[i] for i in batch)
+        assert values == list(range(values[0], values[0] + 4))
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm", "none"])
+def test_forward_shapes(vocab, char_encoder: str) -> None:
+    net = network(vocab, char_encoder)
+    tokens = [s for s, _ in SENTENCES]
+    tags = [t for _, t in SENTENCES]
+    batch = make_batch(vocab, tokens, tags, net.max_word_length)
+    k = len(vocab.tags)
+    net.eval()
+    with torch.no_grad():
+        states, weights = net.encode(batch)
+        assert states.shape == (5, 7, 16)
+        assert len(weights) == 1 and weights[0].shape == (5, 7, 7)
+        # Attention never looks at padding, and each row is a distribution.
+        assert weights[0][~batch.mask.unsqueeze(1).expand(-1, 7, -1)].eq(0).all()
+        assert torch.allclose(weights[0][batch.mask].sum(-1), torch.ones(int(batch.mask.sum())))
+        emissions = net.emissions(batch)
+        assert emissions.shape == (5, 7, k)
+        decoded = net.decode(batch)
+        assert decoded.shape == (5, 7) and decoded.dtype == torch.long
+        assert decoded[~batch.mask].eq(0).all()
+        assert decoded.max() < k
+    net.train()
+    loss = net.loss(batch)
+    assert loss.dim() == 0 and torch.isfinite(loss) and loss > 0
+    loss.backward()
+    assert net.emit.weight.grad is not None and net.emit.weight.grad.abs().sum() > 0
+    _, weights = net.encode(batch)
+    assert weights == [None]  # no weights computed while training
+
+
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])
+def test_padded_batch_equals_each_sentence_alone(vocab, char_encoder: str) -> None:
+    net = network(vocab, char_encoder)
+    net.eval()
+    # Larger random emission weights, so that decoded tags are not all the same.
+    with torch.no_grad():
+        net.emit.weight.normal_(0, 3.0)
+    tokens = [s for s, _ in SENTENCES]
+    with torch.no_grad():
+        batch = make_batch(vocab, tokens, None, net.max_word_length)
+        emissions = net.emissions(batch)
+        decoded = net.decode(batch)
+        distinct = set()
+        for row, sentence in enumerate(tokens):
+            alone = make_batch(vocab, [sentence], None, net.max_word_length)
+            length = len(sentence)
+            assert torch.allclose(emissions[row, :length], net.emissions(alone)[0], atol=1e-5)
+            assert decoded[row, :length].tolist() == net.decode(alone)[0].tolist()
+            distinct.update(decoded[row, :length].tolist())
+    assert len(distinct) > 1
+
+
+def test_constraints_follow_the_scheme(vocab) -> None:
+    net = network(vocab)
+    o, i_per = vocab.tags.index("O"), vocab.tags.index("E-PER")
+    assert not net.crf.allowed_pairs[o, i_per]
+    free = network(vocab, constrain=False)
+    assert free.crf.allowed_pairs.all()
+
+
+def test_attention_config_errors() -> None:
+    with pytest.raises(TaggerError, match="must divide"):
+        build_attention([{"type": "multihead", "heads": 3}], 16)
+    with pytest.raises(TaggerError, match=r"attention\[0\]\.type"):
+        build_attention([{"type": "linear"}], 16)
+    with pytest.raises(TaggerError, match=r"attention\[1\]"):
+        build_attention([{"type": "multihead", "heads": 2}, {"type": "multihead", "size": 2}], 16)
+    assert len(build_attention([], 16)) == 0

@@ -1,0 +1,285 @@
+"""Tests for tagger.training and tagger.prediction: tiny models trained on tiny data."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_overrides
+from safetensors.torch import load_file
+
+import tagger.training as training
+from tagger.config import load_config
+from tagger.data.conll import read_sentences
+from tagger.data.schemes import convert, get_spans
+from tagger.prediction import Tagger, decode
+from tagger.scoring import score
+
+EPOCHS = 8
+QUIET = {"progress": False, "log": lambda _msg: None}
+
+
+def config(tmp: Path, train: Path, **extra: object):
+    return load_config(None, [f"data.train={train}", *tiny_overrides(tmp / "cache", **extra)])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, wnut40: Path):
+    """A model trained for EPOCHS epochs (dev = train), plus copies of each network it saved."""
+    tmp = tmp_path_factory.mktemp("train")
+    cfg = config(tmp, wnut40, **{"train.max_epochs": EPOCHS})
+    saved: list[torch.nn.Module] = []
+    real_save = training.save_model
+
+    def spy(run_dir, cfg, vocab, network, **meta):
+        saved.append(copy.deepcopy(network))
+        return real_save(run_dir, cfg, vocab, network, **meta)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "save_model", spy)
+        summary = training.train(cfg, tmp / "run", **QUIET)
+    return {"run": tmp / "run", "summary": summary, "saved": saved, "data": wnut40}
+
+
+def metrics(run: Path) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_run_directory_contents(trained) -> None:
+    run = trained["run"]
+    assert {p.name for p in run.iterdir()} >= {
+        "config.json",
+        "vocab.json",
+        "model.safetensors",
+        "metrics.jsonl",
+    }
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))  # no leftovers
+    info = json.loads((run / "config.json").read_text())
+    assert info["format"] == "tagger-model/1"
+    assert info["config"]["model"]["hidden_size"] == 16
+    assert info["epoch"] == trained["summary"]["best_epoch"]
+    vocab = json.loads((run / "vocab.json").read_text())
+    assert vocab["scheme"] == "iob2" and vocab["model_scheme"] == "iobes"
+    assert "S-person" in vocab["tags"] and "B-person" in vocab["tags"]
+    rows = metrics(run)
+    assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
+    for row in rows:
+        assert {"loss", "lr", "dev", "tokens_per_s", "seconds", "best"} <= set(row)
+        assert 0.0 <= row["dev"]["micro"]["f1"] <= 1.0
+    assert rows[0]["best"] is True
+
+
+def test_loss_falls_and_training_f1_rises(trained) -> None:
+    rows = metrics(trained["run"])
+    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]
+    first_f1 = rows[0]["dev"]["micro"]["f1"]
+    best_f1 = max(r["dev"]["micro"]["f1"] for r in rows)
+    assert best_f1 > first_f1 + 0.3
+    summary = trained["summary"]
+    assert summary["dev"]["micro"]["f1"] == best_f1
+    assert rows[summary["best_epoch"] - 1]["best"] is True
+    # The saved (best) model scores the same on the training file when loaded back.
+    report = Tagger.load(trained["run"]).evaluate(str(trained["data"]))
+    assert report["micro"]["f1"] == pytest.approx(best_f1)
+    assert report["micro"]["f1"] > 0.5
+
+
+def test_save_load_gives_identical_predictions(trained) -> None:
+    run, data = trained["run"], trained["data"]
+    tokens = [s.tokens for s in read_sentences(data)]
+    first, second = Tagger.load(run), Tagger.load(run)
+    assert first.tag(tokens) == second.tag(tokens)
+    # The in-memory network that train() saved last (the best one) tags the same way.
+    in_memory = trained["saved"][-1]
+    state = load_file(run / "model.safetensors")
+    assert state.keys() == in_memory.state_dict().keys()
+    for key, value in in_memory.state_dict().items():
+        assert torch.equal(state[key], value), key
+    vocab = first.vocab
+    model_tags = decode(in_memory, vocab, tokens)
+    assert decode(first.network, vocab, tokens) == model_tags
+    assert first.tag(tokens) == [convert(t, "iobes", "iob2") for t in model_tags]
+    assert any(t != "O" for s in model_tags for t in s)
+
+
+def test_predict_gives_spans(trained) -> None:
+    data = trained["data"]
+    tagger = Tagger.load(trained["run"])
+    sentences = [s for s in read_sentences(data) if any(t != "O" for t in s.tags or [])][:5]
+    results = tagger.predict([s.tokens for s in sentences], tokenized=True)
+    for sentence, result in zip(sentences, results):
+        assert result.tokens == sentence.tokens and len(result.tags) == len(sentence.tokens)
+        spans = [(s.type, s.start, s.end) for s in result.spans]
+        assert spans == get_spans(result.tags, "iob2")
+        for span in result.spans:
+            assert span.text == " ".join(sentence.tokens[span.start : span.end])
+    as_text = tagger.predict([" ".join(sentences[0].tokens)])[0]
+    assert as_text.tags == results[0].tags
+    assert as_text.to_dict()["spans"] == [vars(s) for s in results[0].spans]
+
+
+def test_predict_empty_sentence(trained) -> None:
+    tagger = Tagger.load(trained["run"])
+    results = tagger.predict(["", "New York"])
+    assert results[0].tags == [] and len(results[1].tags) == 2
+
+
+def test_evaluate_honours_token_column(trained, tmp_path: Path) -> None:
+    base = Tagger.load(trained["run"])
+    cfg = copy.deepcopy(base.cfg)
+    cfg.data.token_column = 1
+    seen: list[list[str]] = []
+
+    class Spy(Tagger):
+        def tag(self, sentences):
+            seen.extend(list(s) for s in sentences)
+            return super().tag(sentences)
+
+    path = tmp_path / "ids.conll"
+    path.write_text("1\tEmpire\tB-location\n2\tState\tI-location\n3\trocks\tO\n", "utf-8")
+    Spy(cfg, base.vocab, base.network).evaluate(str(path))
+    assert seen == [["Empire", "State", "rocks"]]
+
+
+def test_same_seed_gives_bit_identical_weights(tmp_path: Path, wnut40: Path) -> None:
+    states = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        cfg = config(tmp_path, wnut40, **{"train.max_epochs": 2, "train.seed": seed})
+        training.train(cfg, tmp_path / name, **QUIET)
+        states.append(load_file(tmp_path / name / "model.safetensors"))
+    a, b, c = states
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert any(not torch.equal(a[key], c[key]) for key in a)  # the seed matters
+
+
+# --- pretrained vectors ----------------------------------------------------------------------
+
+VECTORS = [
+    ("the", [0.1, 0.2, 0.3]),
+    ("Empire", [1.0, -1.0, 0.5]),  # a training word, capitalised in the file
+    ("zebra", [2.0, 2.0, 2.0]),  # in no data file, but among the most frequent vectors
+    ("EMPIRE", [9.0, 9.0, 9.0]),  # lowercases to "empire" again: the first vector wins
+    ("quokka", [3.0, 3.0, 3.0]),  # rank 4, only in the dev file
+    ("yak", [4.0, 4.0, 4.0]),  # rank 5, in no data file: dropped with max_vectors=3
+]
+
+
+def write_vectors(path: Path, kind: str) -> Path:
+    lines = [f"{w} {' '.join(str(v) for v in vec)}" for w, vec in VECTORS]
+    if kind == "word2vec":
+        lines.insert(0, f"{len(VECTORS)} 3")
+    text = "\n".join(lines) + "\n"
+    if kind == "gz":
+        path = path.with_suffix(".txt.gz")
+        path.write_bytes(gzip.compress(text.encode("utf-8")))
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["glove", "gz", "word2vec"])
+def test_prepare_vocab_with_pretrained_vectors(tmp_path: Path, kind: str) -> None:
+    train = tmp_path / "train.conll"
+    train.write_text("Empire\tB-location\nState\tI-location\nthe\tO\n", encoding="utf-8")
+    dev = tmp_path / "dev.conll"
+    dev.write_text("Quokka\tO\nnew\tO\n", encoding="utf-8")
+    vectors = write_vectors(tmp_path / "vectors.txt", kind)
+    cfg = config(
+        tmp_path,
+        train,
+        **{"data.dev": dev, "embeddings.pretrained": vectors, "embeddings.max_vectors": 3},
+    )
+    train_set = training.load_split(cfg, cfg.data.train)
+    dev_set = training.load_split(cfg, cfg.data.dev)
+    scheme, model_scheme = training.resolve_schemes(cfg, train_set)
+    vocab, matrix, dim = training.prepare_vocab(cfg, train_set, [dev_set], scheme, model_scheme)
+
+    assert dim == 3 and matrix.shape == (len(vocab.words), 3)
+    assert vocab.words[:2] == ["<pad>", "<unk>"]
+    assert {"empire", "state", "the", "zebra", "quokka"} <= set(vocab.words)
+    assert "yak" not in vocab.words and "new" not in vocab.words and "EMPIRE" not in vocab.words
+    assert len(vocab.words) == len(set(vocab.words))
+    expected = {"the": [0.1, 0.2, 0.3], "empire": [1.0, -1.0, 0.5], "zebra": [2.0] * 3}
+    expected["quokka"] = [3.0] * 3
+    for word, vector in expected.items():
+        row = matrix[vocab.word_index[word]]
+        assert torch.allclose(row, torch.tensor(vector)), word
+    assert matrix[0].eq(0).all()
+    # "state" has no vector: random, inside the uniform init's bound sqrt(3 / dim) = 1.
+    state = matrix[vocab.word_index["state"]]
+    assert state.abs().max() <= 1.0 and not torch.equal(state, torch.zeros(3))
+
+
+def test_prepare_vocab_without_vectors_uses_word_dim(tmp_path: Path, wnut40: Path) -> None:
+    cfg = config(tmp_path, wnut40)
+    train_set = training.load_split(cfg, cfg.data.train)
+    scheme, model_scheme = training.resolve_schemes(cfg, train_set)
+    vocab, matrix, dim = training.prepare_vocab(cfg, train_set, [], scheme, model_scheme)
+    assert (scheme, model_scheme) == ("iob2", "iobes")
+    assert dim == 16 and matrix.shape == (len(vocab.words), 16)
+    assert all(tag.split("-")[0] in ("O", "B", "I", "E", "S") for tag in vocab.tags)
+    assert "empire" in vocab.word_index and "Empire" not in vocab.word_index  # lowercased
+
+
+def test_trained_embeddings_start_from_vectors(tmp_path: Path) -> None:
+    """A frozen pretrained embedding keeps the vectors through training and loading."""
+    train = tmp_path / "train.conll"
+    train.write_text("Empire\tB-location\nthe\tO\n\nzebra\tO\n", encoding="utf-8")
+    vectors = write_vectors(tmp_path / "vectors.txt", "glove")
+    cfg = config(
+        tmp_path,
+        train,
+        **{"embeddings.pretrained": vectors, "embeddings.freeze": True, "train.max_epochs": 1},
+    )
+    training.train(cfg, tmp_path / "run", **QUIET)
+    tagger = Tagger.load(tmp_path / "run")
+    weight = tagger.network.embedder.words.weight.detach()
+    assert weight.shape[1] == 3
+    for word in ("the", "empire", "zebra"):
+        row = weight[tagger.vocab.word_index[word]].numpy()
+        assert np.allclose(row, dict((w.lower(), v) for w, v in VECTORS[:3])[word])
+
+
+# --- IOB1 in, IOB1 out -----------------------------------------------------------------------
+
+IOB1_SENTENCES = [
+    [("Alice", "I-PER"), ("Bob", "B-PER"), ("met", "O"), ("Carol", "I-PER"), (".", "O")],
+    [("Visit", "O"), ("Paris", "I-LOC"), ("London", "B-LOC"), ("now", "O")],
+    [("Dan", "I-PER"), ("Smith", "I-PER"), ("and", "O"), ("Eve", "I-PER"), ("left", "O")],
+    [("In", "O"), ("Rome", "I-LOC"), ("Ann", "I-PER"), ("Lee", "B-PER"), ("sang", "O")],
+]
+
+
+def test_iob1_input_is_written_back_as_iob1(tmp_path: Path) -> None:
+    text = "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in IOB1_SENTENCES * 5) + "\n"
+    train = tmp_path / "iob1.conll"
+    train.write_text(text, encoding="utf-8")
+    cfg = config(tmp_path, train, **{"train.max_epochs": 12, "train.batch_size": 4})
+    training.train(cfg, tmp_path / "run", **QUIET)
+    tagger = Tagger.load(tmp_path / "run")
+    assert tagger.vocab.scheme == "iob1" and tagger.vocab.model_scheme == "iobes"
+
+    source = tmp_path / "input.conll"
+    source.write_text(
+        "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in IOB1_SENTENCES) + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.conll"
+    assert tagger.tag_file(str(source), str(out)) == sum(len(s) for s in IOB1_SENTENCES)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(source.read_text(encoding="utf-8").splitlines())
+    predicted = [s.tags for s in read_sentences(out)]
+    for tags in predicted:
+        assert tags is not None
+        assert convert(tags, "iob1", "iob1") == tags  # canonical IOB1
+        assert not any(t.startswith(("S-", "E-")) for t in tags)
+    assert predicted == [[t for _, t in s] for s in IOB1_SENTENCES]
+    assert score([[t for _, t in s] for s in IOB1_SENTENCES], predicted)["micro"]["f1"] == 1.0

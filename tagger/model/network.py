@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.config import ModelConfig
 from tagger.data.batching import Batch
@@ -12,6 +11,7 @@ from tagger.data.schemes import allowed_transitions
 from tagger.model.attention import build_attention
 from tagger.model.crf import ConstrainedCRF
 from tagger.model.embedder import Embedder
+from tagger.model.encoder import BiLSTM
 
 
 class TaggerNetwork(nn.Module):
@@ -40,15 +40,8 @@ class TaggerNetwork(nn.Module):
         self.max_word_length = cfg.max_word_length
         self.embedder = Embedder(cfg, n_words, n_chars, word_dim, pretrained, freeze_words)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.lstm = nn.LSTM(
-            self.embedder.out_dim,
-            cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            bidirectional=True,
-            batch_first=True,
-            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-        )
-        size = 2 * cfg.hidden_size
+        self.lstm = BiLSTM(self.embedder.out_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        size = self.lstm.out_dim
         self.attention = build_attention(cfg.attention, size)
         self.emit = nn.Linear(size, len(labels))
         constrain = cfg.constrain and scheme != "none"
@@ -58,11 +51,7 @@ class TaggerNetwork(nn.Module):
     def encode(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Token states (B, T, 2H) and each attention layer's weights (None while training)."""
         x = self.dropout(self.embedder(batch.words, batch.casing, batch.chars))  # (B, T, E)
-        packed = pack_padded_sequence(
-            x, batch.lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        out, _ = self.lstm(packed)
-        x, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, 2H)
+        x = self.lstm(x, batch.lengths)  # (B, T, 2H)
         weights = []
         for layer in self.attention:
             x, w = layer(x, batch.mask)  # (B, T, 2H)

@@ -14,9 +14,9 @@ Formats:
     Columns separated by runs of spaces or TABs; sentences separated by blank (or whitespace-only)
     lines; ``-DOCSTART-`` lines start a new document and end the current sentence. Lines that
     start with ``"# "`` or are exactly ``"#"`` are comments, but only where no sentence has
-    started yet: inside a sentence ``# SYM O`` is a token line. (So a sentence whose *first*
-    token is ``#`` in a space-separated file reads as a comment line followed by the rest of the
-    sentence; that line is then copied to the output unchanged.)
+    started yet: inside a sentence ``# SYM O`` is a token line, and so is a ``#`` line at a
+    sentence start that has as many columns as the file's token lines (CoNLL-2000's
+    ``# # B-NP``). Only before the file's first token line is such a line always a comment.
 ``conllu``
     Ten TAB-separated fields; ``#`` lines are comments (``# newdoc`` starts a new document);
     multiword-token ranges (``3-4``) and empty nodes (``5.1``) are not tokens but are kept.
@@ -277,6 +277,15 @@ class _ConllLayout:
             message = f"tag column {self.tag_column} does not exist: the line has"
             raise DataError(self.name, lineno, f"{message} {count} columns")
 
+    def token_width(self, count: int) -> bool:
+        """Whether ``count`` columns is the width of this file's token lines.
+
+        A ``# ...`` line as wide as the token lines is a token line whose token is ``#`` (as in
+        CoNLL-2000's ``# # B-NP``); narrower or wider ones, or any before the first token line,
+        are comments.
+        """
+        return self.file_first is not None and count == self.file_first[1]
+
     def _mismatch(self, lineno: int, like: tuple[int, int], count: int) -> DataError:
         """The error for a token line whose column count differs from an earlier line's."""
         message = f"expected {like[1]} columns like line {like[0]}, found {count}"
@@ -298,7 +307,7 @@ def _conll_chunks(
             build.new_doc()
         else:
             first = build.lines is None
-            if first and _is_conll_comment(line):
+            if first and _is_conll_comment(line) and not layout.token_width(len(fields)):
                 yield from build.comment(line)
             else:
                 token, tag = layout.fields(lineno, fields, first)

@@ -14,6 +14,7 @@ from tagger.data.batching import bucket_batches, make_batch
 from tagger.data.conll import Chunk, format_chunk, guess_format, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
 from tagger.data.vocab import Vocab
+from tagger.errors import DataError
 
 
 def decode(
@@ -148,6 +149,8 @@ class Tagger:
                         yield json.dumps(tagged.to_dict(), ensure_ascii=False)
                 else:
                     yield from format_chunk(chunk, tags, fmt, tag_column, data.tag_field)
+            if not count[0]:
+                raise DataError(source, None, "no sentences found")
 
         write_lines_atomic(target, lines())
         return count[0]

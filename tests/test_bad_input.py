@@ -122,6 +122,15 @@ def test_conllu_wrong_field_count(tmp_path, model_dir, content, fragment):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("content", ["", "\n\t\n", "-DOCSTART- O\n\n"])
+def test_nothing_to_tag(tmp_path, model_dir, content):
+    src = write(tmp_path / "in.conll", content)
+    out = tmp_path / "out.conll"
+    result = invoke("predict", str(model_dir), str(src), "--output", str(out))
+    assert_clean_error(result, "in.conll", "no sentences")
+    assert not out.exists()
+
+
 def test_tag_column_beyond_columns(tmp_path, model_dir):
     src = write(tmp_path / "in.conll", GOOD)
     out = tmp_path / "out.conll"

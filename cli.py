@@ -107,14 +107,24 @@ def predict(
     ] = None,
     token_column: Annotated[int | None, typer.Option(help="0-based token column.")] = None,
     tag_column: Annotated[int | None, typer.Option(help="0-based tag column.")] = None,
+    nbest: Annotated[
+        int, typer.Option(min=1, help="With --format jsonl: the N best paths per sentence.")
+    ] = 1,
 ) -> None:
-    """Tag INPUT with a trained model (Viterbi decoding), keeping every input line."""
+    """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
+
+    JSONL output adds each token's marginal probability, entity confidences, the best path's
+    probability and, with --nbest N, the N best paths."""
+    from tagger.errors import TaggerError
     from tagger.prediction import Tagger
 
     def call() -> int:
+        if nbest > 1 and format is not OutputFormat.jsonl:
+            raise TaggerError("--nbest needs --format jsonl")
         tagger = Tagger.load(run_dir)
         fmt = input_format.value if input_format else None
-        return tagger.tag_file(input, output, fmt, format.value, token_column, tag_column)
+        columns = (token_column, tag_column)
+        return tagger.tag_file(input, output, fmt, format.value, *columns, nbest=nbest)
 
     guarded(call)
 

@@ -17,48 +17,99 @@ from tagger.data.vocab import Vocab
 from tagger.errors import DataError
 
 
+def _batches(
+    network: Any, vocab: Vocab, sentences: Sequence[Sequence[str]], batch_size: int
+) -> Iterator[tuple[list[int], Any]]:
+    """(sentence indices, Batch) over the non-empty sentences, similar lengths together."""
+    lengths = [len(s) for s in sentences]
+    for batch_ids in bucket_batches(lengths, batch_size):
+        batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
+        if batch_ids:
+            tokens = [sentences[i] for i in batch_ids]
+            yield batch_ids, make_batch(vocab, tokens, None, network.max_word_length)
+
+
 def decode(
     network: Any, vocab: Vocab, sentences: Sequence[Sequence[str]], batch_size: int = 256
 ) -> list[list[str]]:
     """Model-scheme tags for each token list, in input order (batched by similar length)."""
-    lengths = [len(s) for s in sentences]
     out: list[list[str]] = [[] for _ in sentences]
-    max_chars = network.max_word_length
     was_training = network.training
     network.eval()
     with torch.inference_mode():
-        for batch_ids in bucket_batches(lengths, batch_size):
-            batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
-            if not batch_ids:
-                continue
-            batch = make_batch(vocab, [sentences[i] for i in batch_ids], None, max_chars)
-            best = network.decode(batch).tolist()  # (B, T)
-            for row, i in zip(best, batch_ids):
-                out[i] = [vocab.tags[t] for t in row[: lengths[i]]]
+        for batch_ids, batch in _batches(network, vocab, sentences, batch_size):
+            for row, i in zip(network.decode(batch).tolist(), batch_ids):  # (B, T)
+                out[i] = [vocab.tags[t] for t in row[: len(sentences[i])]]
     network.train(was_training)
     return out
 
 
 @dataclass
+class Decoded:
+    """A sentence's best path (model-scheme tags), its probability, each token's marginal
+    probability of its tag, and the n-best paths with their probabilities."""
+
+    tags: list[str]
+    probability: float
+    confidences: list[float]
+    alternatives: list[tuple[list[str], float]]
+
+
+def decode_detailed(
+    network: Any,
+    vocab: Vocab,
+    sentences: Sequence[Sequence[str]],
+    k: int = 1,
+    batch_size: int = 256,
+) -> list[Decoded]:
+    """Like :func:`decode`, with probabilities, token marginals and the ``k`` best paths."""
+    out = [Decoded([], 1.0, [], []) for _ in sentences]
+    network.eval()
+    with torch.no_grad():  # not inference_mode: the marginals take a gradient of log Z
+        for batch_ids, batch in _batches(network, vocab, sentences, batch_size):
+            found = network.decode_nbest(batch, k)
+            paths, probs = found["paths"].tolist(), found["path_probs"].tolist()  # (B, k, T)
+            for row, i in enumerate(batch_ids):
+                n = len(sentences[i])
+                options = [
+                    ([vocab.tags[t] for t in path[:n]], prob)
+                    for path, prob in zip(paths[row], probs[row])
+                    if prob > 0
+                ]
+                best = found["paths"][row, 0, :n]  # (n,)
+                marginal = found["marginals"][row, torch.arange(n), best].tolist()  # (n,)
+                out[i] = Decoded(options[0][0], options[0][1], marginal, options)
+    return out
+
+
+@dataclass
 class Span:
-    """An entity: its type, token offsets [start, end) and text."""
+    """An entity: its type, token offsets [start, end), text, and confidence (the smallest
+    marginal probability of its tokens' tags)."""
 
     type: str
     start: int
     end: int
     text: str
+    confidence: float = 1.0
 
 
 @dataclass
 class TaggedSentence:
-    """A tagged sentence: tokens, tags (in the training files' scheme) and entity spans."""
+    """A tagged sentence: tokens, tags (in the training files' scheme), entity spans, each
+    token's marginal probability, the best path's probability and the n-best alternatives."""
 
     tokens: list[str]
     tags: list[str]
     spans: list[Span] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    probability: float = 1.0
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tokens": self.tokens, "tags": self.tags, "spans": [vars(s) for s in self.spans]}
+        out = {k: v for k, v in vars(self).items() if k != "spans"}
+        out["spans"] = [vars(s) for s in self.spans]
+        return out
 
 
 class Tagger:
@@ -81,43 +132,73 @@ class Tagger:
         cfg, vocab, network, _ = load_model(run_dir)
         return cls(cfg, vocab, network, cfg.train.eval_batch_size)
 
+    def _to_output(self, tags: list[str]) -> list[str]:
+        """Model-scheme tags in the scheme of the training files."""
+        source, target = self.vocab.model_scheme, self.vocab.scheme
+        return tags if source in (target, "none") else convert(tags, source, target)
+
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags for each token list, in the scheme of the model's training files."""
-        tags = decode(self.network, self.vocab, sentences, self.batch_size)
-        source, target = self.vocab.model_scheme, self.vocab.scheme
-        if source == target or source == "none":
-            return tags
-        return [convert(t, source, target) for t in tags]
+        return [self._to_output(t) for t in decode(self.network, self.vocab, sentences)]
 
-    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]], tokenized: bool = False):
-        """Tag strings (split on whitespace) or, with ``tokenized``, token lists."""
+    def predict(
+        self,
+        texts: Sequence[str] | Sequence[Sequence[str]],
+        tokenized: bool = False,
+        nbest: int = 1,
+    ) -> list[TaggedSentence]:
+        """Tag strings (split on whitespace) or, with ``tokenized``, token lists.
+
+        Each result has tags, spans with confidences, token marginals, the probability of the
+        best path and, with ``nbest`` > 1, the best ``nbest`` paths with their probabilities.
+        """
         sentences = [list(t) if tokenized else str(t).split() for t in texts]
-        return [self._tagged(s, t) for s, t in zip(sentences, self.tag(sentences))]
+        found = decode_detailed(self.network, self.vocab, sentences, nbest, self.batch_size)
+        return [self._tagged(s, d, nbest > 1) for s, d in zip(sentences, found)]
 
-    def _tagged(self, tokens: list[str], tags: list[str]) -> TaggedSentence:
+    def _tagged(self, tokens: list[str], found: Decoded, alternatives: bool) -> TaggedSentence:
+        tags = self._to_output(found.tags)
         spans = []
         if self.vocab.scheme != "none":
             for kind, start, end in get_spans(tags, self.vocab.scheme):
-                spans.append(Span(kind, start, end, " ".join(tokens[start:end])))
-        return TaggedSentence(tokens, tags, spans)
+                confidence = min(found.confidences[start:end])
+                spans.append(Span(kind, start, end, " ".join(tokens[start:end]), confidence))
+        options = [{"tags": self._to_output(t), "probability": p} for t, p in found.alternatives]
+        return TaggedSentence(
+            tokens,
+            tags,
+            spans,
+            found.confidences,
+            found.probability,
+            options if alternatives else [],
+        )
 
     def tag_chunks(
-        self, chunks: Iterable[Chunk], buffer: int = 4096
-    ) -> Iterator[tuple[Chunk, list[str] | None]]:
-        """Tag a stream of chunks ``buffer`` sentences at a time, keeping their order."""
+        self, chunks: Iterable[Chunk], buffer: int = 4096, nbest: int | None = None
+    ) -> Iterator[tuple[Chunk, Any]]:
+        """Tag a stream of chunks ``buffer`` sentences at a time, keeping their order.
+
+        Yields ``(chunk, tags)`` (None for chunks without a sentence); with ``nbest`` set,
+        ``(chunk, TaggedSentence)`` instead.
+        """
         pending: list[Chunk] = []
         for chunk in chunks:
             pending.append(chunk)
-            if sum(c.sentence is not None for c in pending[-1:]) and len(pending) >= buffer:
-                yield from self._flush(pending)
+            if chunk.sentence is not None and len(pending) >= buffer:
+                yield from self._flush(pending, nbest)
                 pending = []
-        yield from self._flush(pending)
+        yield from self._flush(pending, nbest)
 
-    def _flush(self, chunks: list[Chunk]) -> Iterator[tuple[Chunk, list[str] | None]]:
+    def _flush(self, chunks: list[Chunk], nbest: int | None) -> Iterator[tuple[Chunk, Any]]:
         sentences = [c.sentence.tokens for c in chunks if c.sentence is not None]
-        tagged = iter(self.tag(sentences)) if sentences else iter(())
+        if not sentences:
+            results: Iterator[Any] = iter(())
+        elif nbest is None:
+            results = iter(self.tag(sentences))
+        else:
+            results = iter(self.predict(sentences, tokenized=True, nbest=nbest))
         for chunk in chunks:
-            yield chunk, (next(tagged) if chunk.sentence is not None else None)
+            yield chunk, (next(results) if chunk.sentence is not None else None)
 
     def tag_file(
         self,
@@ -127,28 +208,32 @@ class Tagger:
         output_format: str = "conll",
         token_column: int | None = None,
         tag_column: int | None = None,
+        nbest: int = 1,
     ) -> int:
         """Tag a CoNLL, CoNLL-U or text file (``-``: stdin) into ``target`` (``-``: stdout).
 
         CoNLL output keeps every input line, with the tag column replaced (or added); JSONL output
-        has one object per sentence. Returns the number of tokens tagged.
+        has one object per sentence (see :meth:`predict`). Returns the number of tokens tagged.
         """
         data = self.cfg.data
         fmt = input_format or guess_format(source)
         token_column = data.token_column if token_column is None else token_column
         tag_column = data.tag_column if tag_column is None else tag_column
         chunks = iter_chunks(source, fmt, token_column, tag_column, data.tag_field)
+        jsonl = output_format == "jsonl"
         count = [0]
 
         def lines() -> Iterator[str]:
-            for chunk, tags in self.tag_chunks(chunks):
-                count[0] += len(tags or ())
-                if output_format == "jsonl":
-                    if tags is not None:
-                        tagged = self._tagged(chunk.sentence.tokens, tags)
-                        yield json.dumps(tagged.to_dict(), ensure_ascii=False)
+            for chunk, result in self.tag_chunks(chunks, nbest=nbest if jsonl else None):
+                if result is None:
+                    if not jsonl:
+                        yield from format_chunk(chunk, None, fmt, tag_column, data.tag_field)
+                    continue
+                count[0] += len(result.tokens if jsonl else result)
+                if jsonl:
+                    yield json.dumps(result.to_dict(), ensure_ascii=False)
                 else:
-                    yield from format_chunk(chunk, tags, fmt, tag_column, data.tag_field)
+                    yield from format_chunk(chunk, result, fmt, tag_column, data.tag_field)
             if not count[0]:
                 raise DataError(source, None, "no sentences found")
 

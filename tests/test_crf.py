@@ -220,3 +220,63 @@ def test_padded_batch_decodes_like_each_sentence_alone() -> None:
             alone = crf.viterbi(emissions[row : row + 1, :length], mask[row : row + 1, :length])
             assert together[row, :length].tolist() == alone[0].tolist()
             assert together[row, length:].eq(0).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_nbest_equals_brute_force_ranking(seed: int) -> None:
+    from tagger.model.crf import nbest_viterbi
+
+    crf, allowed = constrained_crf(seed)
+    gen = torch.Generator().manual_seed(seed)
+    lengths = [4, 1, 3, 2]
+    emissions, mask = random_batch(gen, len(IOBES), lengths)
+    emissions = emissions.float()
+    k = 6
+    with torch.no_grad():
+        paths, scores = nbest_viterbi(emissions, mask, *crf.parameters_masked(), k)
+    raw = [crf._parameters[n].detach().double() for n in ("start_transitions", "transitions")]
+    raw.append(crf._parameters["end_transitions"].detach().double())
+    for row, length in enumerate(lengths):
+        ranked = sorted(
+            (
+                path_score(emissions[row, :length].double(), *raw, p)
+                for p in itertools.product(range(len(IOBES)), repeat=length)
+                if path_allowed(p, allowed)
+            ),
+            reverse=True,
+        )
+        expected = ranked[:k] + [float("-inf")] * (k - len(ranked[:k]))
+        got = scores[row].tolist()
+        for e, g in zip(expected, got):
+            assert (e == g == float("-inf")) or abs(e - g) < 1e-3
+        for rank, value in enumerate(ranked[:k]):
+            path = paths[row, rank, :length].tolist()
+            assert path_allowed(path, allowed)
+            assert abs(path_score(emissions[row, :length].double(), *raw, path) - value) < 1e-3
+        assert paths[row, 0].tolist() == crf.viterbi(emissions, mask)[row].tolist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_marginals_equal_brute_force(seed: int) -> None:
+    from tagger.model.crf import marginals
+
+    crf, allowed = constrained_crf(seed)
+    gen = torch.Generator().manual_seed(seed)
+    lengths = [3, 1, 4]
+    emissions, mask = random_batch(gen, len(IOBES), lengths)
+    probs, log_z = marginals(emissions, mask, *[p.double() for p in crf.parameters_masked()])
+    raw = [crf._parameters[n].detach().double() for n in ("start_transitions", "transitions")]
+    raw.append(crf._parameters["end_transitions"].detach().double())
+    for row, length in enumerate(lengths):
+        em = emissions[row, :length]
+        expected = torch.zeros(length, len(IOBES), dtype=torch.float64)
+        z = brute_log_z(em, *raw, allowed)
+        for path in itertools.product(range(len(IOBES)), repeat=length):
+            if path_allowed(path, allowed):
+                weight = math.exp(path_score(em, *raw, path) - z)
+                for t, tag in enumerate(path):
+                    expected[t, tag] += weight
+        assert torch.allclose(probs[row, :length], expected, atol=1e-6)
+        assert abs(float(log_z[row]) - z) < 1e-6
+        assert torch.allclose(probs[row, :length].sum(1), torch.ones(length, dtype=torch.float64))
+        assert (probs[row, length:] == 0).all()

@@ -4,7 +4,8 @@ pytorch-crf 0.7.2 serves the training objective, but it has no way to forbid tra
 as ``O -> I-PER`` in IOB2), and its ``decode`` backtracks sentence by sentence in a Python loop.
 So :class:`ConstrainedCRF` pins forbidden transitions at a large negative score through masked
 views of pytorch-crf's own parameters, and :func:`viterbi` decodes the whole batch with tensor
-operations (one Python step per time step, none per sentence).
+operations (one Python step per time step, none per sentence). pytorch-crf has no n-best
+decoding and no marginals either: :func:`nbest_viterbi` and :func:`marginals` add them, batched.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ class ConstrainedCRF(CRF):
         """
         return -self(emissions, tags, mask=mask, reduction="mean")
 
+    def parameters_masked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(start (K,), transitions (K, K), end (K,)) with the constraints applied."""
+        return self.start_transitions, self.transitions, self.end_transitions
+
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Best tag ids (B, T) for emissions (B, T, K) and a bool mask (B, T); 0 past the end."""
-        return viterbi(
-            emissions, mask, self.start_transitions, self.transitions, self.end_transitions
-        )[0]
+        return viterbi(emissions, mask, *self.parameters_masked())[0]
 
 
 def viterbi(
@@ -103,3 +106,80 @@ def viterbi(
         cur = torch.where(valid, prev, cur)
     tags[:, 0] = cur
     return tags, best_score
+
+
+def nbest_viterbi(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` best paths of each sentence, batched (pytorch-crf has no n-best decoding).
+
+    Keeps the k best partial paths ending in each tag: a (B, K, k) score table, extended one
+    position at a time with a top-k over the K * k predecessors.
+
+    Returns ``(tags, scores)``: (B, k, T) long and (B, k), best first. Where a sentence has fewer
+    than k paths, the surplus ones score ``-inf``.
+    """
+    batch, length, tags_n = emissions.shape
+    neg_inf = torch.finfo(emissions.dtype).min
+    score = emissions.new_full((batch, tags_n, k), neg_inf)  # (B, K, k)
+    score[:, :, 0] = start + emissions[:, 0]
+    history = []
+    for t in range(1, length):
+        # (B, K*k, 1) + (K*k, K) + (B, 1, K): every (previous tag, rank) -> next tag
+        step = transitions.repeat_interleave(k, dim=0)  # (K*k, K)
+        cand = score.reshape(batch, tags_n * k, 1) + step + emissions[:, t].unsqueeze(1)
+        best, index = cand.topk(k, dim=1)  # (B, k, K): ranks over predecessors
+        best, index = best.transpose(1, 2), index.transpose(1, 2)  # (B, K, k)
+        keep = mask[:, t].view(batch, 1, 1)
+        same = torch.arange(tags_n * k, device=emissions.device).view(1, tags_n, k)
+        score = torch.where(keep, best, score)  # (B, K, k)
+        history.append(torch.where(keep, index, same))  # (B, K, k) into K*k
+    final, state = (score + end.view(1, tags_n, 1)).reshape(batch, -1).topk(k, dim=1)  # (B, k)
+    out = torch.zeros(batch, k, length, dtype=torch.long, device=emissions.device)  # (B, k, T)
+    for t in range(length - 1, 0, -1):
+        out[:, :, t] = torch.where(mask[:, t].unsqueeze(1), state // k, 0)
+        state = history[t - 1].reshape(batch, -1).gather(1, state)  # (B, k)
+    out[:, :, 0] = state // k
+    final = torch.where(final < NEG / 2, torch.full_like(final, float("-inf")), final)
+    return out, final
+
+
+def log_partition(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """log Z (B,) by the forward algorithm, for emissions (B, T, K) and a bool mask (B, T)."""
+    alpha = start + emissions[:, 0]  # (B, K)
+    for t in range(1, emissions.size(1)):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]  # (B, K)
+        alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
+
+
+def marginals(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token posteriors p(y_t = j | x) (B, T, K) and log Z (B,).
+
+    The gradient of log Z with respect to the emissions is exactly what the forward-backward
+    algorithm computes (the expected tag indicators), so one backward pass through
+    :func:`log_partition` gives the true marginals, batched, with the constraints included.
+    Positions past a sentence's end get 0.
+    """
+    with torch.enable_grad():
+        scores = emissions.detach().requires_grad_(True)
+        log_z = log_partition(scores, mask, start.detach(), transitions.detach(), end.detach())
+        (grad,) = torch.autograd.grad(log_z.sum(), scores)
+    return grad * mask.unsqueeze(2), log_z.detach()

@@ -9,7 +9,7 @@ from tagger.config import ModelConfig
 from tagger.data.batching import Batch
 from tagger.data.schemes import allowed_transitions
 from tagger.model.attention import build_attention
-from tagger.model.crf import ConstrainedCRF
+from tagger.model.crf import ConstrainedCRF, marginals, nbest_viterbi
 from tagger.model.embedder import Embedder
 from tagger.model.encoder import BiLSTM
 
@@ -69,3 +69,19 @@ class TaggerNetwork(nn.Module):
     def decode(self, batch: Batch) -> torch.Tensor:
         """Best tag ids (B, T) by batched Viterbi; 0 past each sentence's end."""
         return self.crf.viterbi(self.emissions(batch), batch.mask)
+
+    def decode_nbest(self, batch: Batch, k: int = 1) -> dict[str, torch.Tensor]:
+        """The k best paths with their probabilities, and token marginals.
+
+        Returns ``paths`` (B, k, T), ``path_probs`` (B, k) = p(path | x) (0 for missing paths),
+        and ``marginals`` (B, T, K) = p(y_t = j | x) by forward-backward.
+        """
+        emissions = self.emissions(batch)  # (B, T, K)
+        params = self.crf.parameters_masked()
+        paths, scores = nbest_viterbi(emissions, batch.mask, *params, k)  # (B, k, T), (B, k)
+        probs, log_z = marginals(emissions, batch.mask, *params)  # (B, T, K), (B,)
+        return {
+            "paths": paths,
+            "path_probs": (scores - log_z.unsqueeze(1)).exp(),
+            "marginals": probs,
+        }

@@ -1,53 +1,226 @@
 """Attention layers between the BiLSTM and the CRF, all with one interface.
 
 Every layer maps token states ``x`` (B, T, D) and a bool ``mask`` (B, T) (true on real tokens)
-to new states (B, T, D) and its attention weights (for inspection), and never attends to padding.
-Layers are built from the config's ``model.attention`` list, e.g. ``[{type: multihead, heads: 4}]``.
+to new states (B, T, D) plus its attention weights for inspection ((B, T, T), (B, T, L) for
+label attention, or None), adds its output to its input and normalises (LayerNorm), and never
+attends to padding. Layers come from the config's ``model.attention`` list, in order:
+
+- ``{type: global, size: 64}``: additive (Bahdanau) attention of each token over its sentence.
+- ``{type: local, window: 5, gaussian: true}``: dot-product attention within +-window tokens,
+  optionally with a learned Gaussian preference for near positions.
+- ``{type: multihead, heads: 4, position: relative}``: scaled dot-product self-attention with
+  ``none``, ``absolute`` (sinusoidal) or ``relative`` (learned per-head distance bias) positions.
+- ``{type: label, labels: null}``: each token attends over learned label embeddings (label
+  attention network); as the last layer its attention logits are added to the CRF's emissions.
+- ``{type: bilstm}``: another BiLSTM, so that BiLSTM -> label -> BiLSTM -> label can be stacked.
+
+Costs per sentence of T tokens and size D: global O(T^2 * size) time, O(T * size) memory (queries
+in blocks); local O(T * window * D); multihead O(T^2 * D) time, O(heads * T^2) memory; label
+O(T * L * D).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from tagger.errors import TaggerError
+from tagger.model.encoder import BiLSTM
+
+NEG = -1e4  # pre-softmax score of a masked position
 
 
 class AttentionLayer(nn.Module):
-    """Interface: ``forward(x, mask) -> (states, weights)``; residual and layer norm inside."""
+    """Interface: ``forward(x, mask) -> (states, weights)``; residual and LayerNorm inside."""
 
-    def forward(  # pragma: no cover - interface
-        self, x: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-
-class MultiHeadSelfAttention(AttentionLayer):
-    """Scaled dot-product self-attention with ``heads`` heads, residual connection and LayerNorm.
-
-    Uses ``torch.nn.MultiheadAttention`` (fused kernels) with a key padding mask.
-    Cost: O(T^2 * D) time and O(heads * T^2) memory per sentence.
-    """
-
-    def __init__(self, dim: int, heads: int = 4, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
-        if dim % heads:
-            raise TaggerError(f"model.attention: multihead heads={heads} must divide size {dim}")
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.norm = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
 
+    def residual(self, x: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.dropout(update))  # (B, T, D)
+
+    def forward(  # pragma: no cover - interface
+        self, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+
+class GlobalAttention(AttentionLayer):
+    """Additive attention: score(i, j) = v . tanh(W_q h_i + W_k h_j) over the whole sentence."""
+
+    def __init__(self, dim: int, size: int = 64, dropout: float = 0.1, block: int = 1 << 22):
+        super().__init__(dim, dropout)
+        self.query = nn.Linear(dim, size)
+        self.key = nn.Linear(dim, size, bias=False)
+        self.v = nn.Linear(size, 1, bias=False)
+        self.out = nn.Linear(dim, dim)
+        self.block = block  # elements of the (queries, T, size) tensor built at once
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out, weights = self.attn(x, x, x, key_padding_mask=~mask, need_weights=not self.training)
-        return self.norm(x + self.dropout(out)), weights  # (B, T, D), (B, T, T) or None
+        q, k = self.query(x), self.key(x)  # (B, T, S)
+        batch, length, size = q.shape
+        step = max(1, self.block // max(1, batch * length * size))
+        parts = []
+        for start in range(0, length, step):  # queries in blocks: memory O(step * T * S)
+            qb = q[:, start : start + step].unsqueeze(2)  # (B, q, 1, S)
+            parts.append(self.v(torch.tanh(qb + k.unsqueeze(1))).squeeze(3))  # (B, q, T)
+        scores = torch.cat(parts, dim=1).masked_fill(~mask.unsqueeze(1), NEG)  # (B, T, T)
+        weights = scores.softmax(-1)
+        return self.residual(x, self.out(weights @ x)), weights
 
 
-LAYERS: dict[str, type[AttentionLayer]] = {"multihead": MultiHeadSelfAttention}
+class LocalAttention(AttentionLayer):
+    """Dot-product attention restricted to +-``window`` tokens, never across a sentence edge.
+
+    With ``gaussian``, scores get ``-(i - j)^2 / (2 sigma^2)`` with a learned sigma.
+    """
+
+    def __init__(self, dim: int, window: int = 5, gaussian: bool = True, dropout: float = 0.1):
+        super().__init__(dim, dropout)
+        self.window = window
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(window / 2 + 1))) if gaussian else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, length, dim = x.shape
+        w, span = self.window, 2 * self.window + 1
+        q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, T, D) each
+        pad = (0, 0, w, w)
+        k_win = nn.functional.pad(k, pad).unfold(1, span, 1)  # (B, T, D, span)
+        v_win = nn.functional.pad(v, pad).unfold(1, span, 1)  # (B, T, D, span)
+        scores = torch.einsum("btd,btds->bts", q, k_win) / math.sqrt(dim)  # (B, T, span)
+        offsets = torch.arange(-w, w + 1, device=x.device)  # (span,)
+        if self.log_sigma is not None:
+            scores = scores - offsets.float().pow(2) / (2 * self.log_sigma.exp().pow(2))
+        keys = torch.arange(length, device=x.device).unsqueeze(1) + offsets  # (T, span)
+        inside = (keys >= 0) & (keys < length)  # (T, span)
+        key_ok = nn.functional.pad(mask, (w, w)).unfold(1, span, 1)  # (B, T, span)
+        weights = scores.masked_fill(~(inside & key_ok), NEG).softmax(-1)  # (B, T, span)
+        context = torch.einsum("bts,btds->btd", weights, v_win)  # (B, T, D)
+        return self.residual(x, self.out(context)), self._dense(weights, length)
+
+    def _dense(self, weights: torch.Tensor, length: int) -> torch.Tensor | None:
+        """(B, T, T) weights for inspection (eval only)."""
+        if self.training:
+            return None
+        w = self.window
+        dense = weights.new_zeros(weights.size(0), length, length + 2 * w)
+        for offset in range(2 * w + 1):  # diagonal bands
+            rows = torch.arange(length, device=weights.device)
+            dense[:, rows, rows + offset] = weights[:, :, offset]
+        return dense[:, :, w : w + length]
 
 
-def build_attention(specs: list[dict[str, Any]], dim: int) -> nn.ModuleList:
+class MultiHeadSelfAttention(AttentionLayer):
+    """Scaled dot-product self-attention (``torch.nn.MultiheadAttention``) with positions.
+
+    ``position``: ``none``, ``absolute`` (sinusoidal encodings added to queries and keys) or
+    ``relative`` (a learned bias per head and clipped distance, added to the scores).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 4,
+        dropout: float = 0.1,
+        position: str = "none",
+        max_distance: int = 16,
+    ) -> None:
+        super().__init__(dim, dropout)
+        if dim % heads:
+            raise TaggerError(f"model.attention: multihead heads={heads} must divide size {dim}")
+        if position not in ("none", "absolute", "relative"):
+            raise TaggerError("model.attention: position must be none, absolute or relative")
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.heads, self.position, self.max_distance = heads, position, max_distance
+        if position == "relative":
+            self.distance_bias = nn.Embedding(2 * max_distance + 1, heads)
+            nn.init.zeros_(self.distance_bias.weight)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, length, dim = x.shape
+        qk = x + sinusoid(length, dim, x.device) if self.position == "absolute" else x
+        bias = None
+        if self.position == "relative":
+            pos = torch.arange(length, device=x.device)
+            dist = (pos.unsqueeze(0) - pos.unsqueeze(1)).clamp(
+                -self.max_distance, self.max_distance
+            )
+            table = self.distance_bias(dist + self.max_distance).permute(2, 0, 1)  # (H, T, T)
+            pad = (~mask).unsqueeze(1).unsqueeze(1) * NEG  # (B, 1, 1, T)
+            bias = (table.unsqueeze(0) + pad).reshape(batch * self.heads, length, length)
+        out, weights = self.attn(
+            qk,
+            qk,
+            x,
+            key_padding_mask=None if bias is not None else ~mask,
+            attn_mask=bias,
+            need_weights=not self.training,
+        )
+        return self.residual(x, out), weights  # (B, T, D), (B, T, T) or None
+
+
+def sinusoid(length: int, dim: int, device: torch.device) -> torch.Tensor:
+    """(T, D) sinusoidal position encodings (Vaswani et al. 2017)."""
+    pos = torch.arange(length, device=device, dtype=torch.float32).unsqueeze(1)  # (T, 1)
+    rate = torch.exp(torch.arange(0, dim, 2, device=device) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim, device=device)
+    table[:, 0::2] = torch.sin(pos * rate)
+    table[:, 1::2] = torch.cos(pos * rate[: dim // 2])
+    return table
+
+
+class LabelAttention(AttentionLayer):
+    """Each token attends over L learned label embeddings (Cui & Zhang 2019).
+
+    ``labels`` defaults to the number of tags; the (B, T, L) attention logits are kept in
+    ``self.logits`` so that, as the last layer, they feed the CRF's emission scores.
+    """
+
+    def __init__(self, dim: int, labels: int | None = None, dropout: float = 0.1, tags: int = 0):
+        super().__init__(dim, dropout)
+        count = labels or tags
+        if count < 1:
+            raise TaggerError("model.attention: label attention needs labels >= 1")
+        self.labels = nn.Parameter(torch.randn(count, dim) / math.sqrt(dim))  # (L, D)
+        self.query = nn.Linear(dim, dim)
+        self.logits: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.logits = self.query(x) @ self.labels.t() / math.sqrt(x.size(-1))  # (B, T, L)
+        weights = self.logits.softmax(-1)  # (B, T, L)
+        return self.residual(x, weights @ self.labels), weights
+
+
+class StackedBiLSTM(AttentionLayer):
+    """A BiLSTM (D/2 units per direction) inside the stack; residual and LayerNorm too."""
+
+    def __init__(self, dim: int, dropout: float = 0.1) -> None:
+        super().__init__(dim, dropout)
+        if dim % 2:
+            raise TaggerError("model.attention: a bilstm layer needs an even state size")
+        self.lstm = BiLSTM(dim, dim // 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.residual(x, self.lstm(x, mask.sum(1))), None
+
+
+LAYERS: dict[str, type[AttentionLayer]] = {
+    "global": GlobalAttention,
+    "local": LocalAttention,
+    "multihead": MultiHeadSelfAttention,
+    "label": LabelAttention,
+    "bilstm": StackedBiLSTM,
+}
+
+
+def build_attention(specs: list[dict[str, Any]], dim: int, tags: int = 0) -> nn.ModuleList:
     """Build the stack of layers described by ``model.attention`` (a list of mappings)."""
     layers = nn.ModuleList()
     for i, spec in enumerate(specs):
@@ -56,6 +229,8 @@ def build_attention(specs: list[dict[str, Any]], dim: int) -> nn.ModuleList:
         if kind not in LAYERS:
             choices = ", ".join(LAYERS)
             raise TaggerError(f"model.attention[{i}].type: expected one of {choices}, got {kind!r}")
+        if kind == "label":
+            spec["tags"] = tags
         try:
             layers.append(LAYERS[kind](dim, **spec))
         except TypeError as exc:

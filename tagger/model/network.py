@@ -8,7 +8,7 @@ from torch import nn
 from tagger.config import ModelConfig
 from tagger.data.batching import Batch
 from tagger.data.schemes import allowed_transitions
-from tagger.model.attention import build_attention
+from tagger.model.attention import LabelAttention, build_attention
 from tagger.model.crf import ConstrainedCRF, marginals, nbest_viterbi
 from tagger.model.embedder import Embedder
 from tagger.model.encoder import BiLSTM
@@ -42,7 +42,7 @@ class TaggerNetwork(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.lstm = BiLSTM(self.embedder.out_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         size = self.lstm.out_dim
-        self.attention = build_attention(cfg.attention, size)
+        self.attention = build_attention(cfg.attention, size, tags=len(labels))
         self.emit = nn.Linear(size, len(labels))
         constrain = cfg.constrain and scheme != "none"
         allowed = allowed_transitions(labels, scheme) if constrain else None
@@ -59,8 +59,13 @@ class TaggerNetwork(nn.Module):
         return self.dropout(x), weights
 
     def emissions(self, batch: Batch) -> torch.Tensor:
-        """Emission scores (B, T, K)."""
-        return self.emit(self.encode(batch)[0])
+        """Emission scores (B, T, K); a last label-attention layer over the K tags adds its
+        attention logits (the label-attention network's prediction) to them."""
+        scores = self.emit(self.encode(batch)[0])  # (B, T, K)
+        last = self.attention[-1] if len(self.attention) else None
+        if isinstance(last, LabelAttention) and last.logits.size(-1) == scores.size(-1):
+            scores = scores + last.logits
+        return scores
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Mean negative log-likelihood of the gold tags (``batch.tags`` required)."""

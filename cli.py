@@ -141,6 +141,9 @@ def evaluate(
         InputFormat | None, typer.Option(help="File format; guessed from the extension.")
     ] = None,
     tag_column: Annotated[int, typer.Option(help="0-based tag column in both files.")] = -1,
+    confusion: Annotated[
+        Path | None, typer.Option(help="Also draw the entity-type confusion matrix to this PNG.")
+    ] = None,
 ) -> None:
     """Score PRED against GOLD with seqeval (conlleval-compatible), or a model on a data file."""
     from tagger.data.conll import guess_format
@@ -150,9 +153,10 @@ def evaluate(
         if Path(gold).is_dir():
             from tagger.prediction import Tagger
 
-            return Tagger.load(gold).evaluate(pred, input_format.value if input_format else None)
+            fmt = input_format.value if input_format else None
+            return Tagger.load(gold).evaluate(pred, fmt, str(confusion) if confusion else None)
         fmt = input_format.value if input_format else guess_format(gold)
-        return score_files(gold, pred, fmt, tag_column)
+        return score_files(gold, pred, fmt, tag_column, confusion=confusion and str(confusion))
 
     report = guarded(call)
     if json_:
@@ -161,6 +165,59 @@ def evaluate(
         from rich.console import Console
 
         Console().print(report_table(report))
+
+
+@app.command(epilog="Example: tagger plot runs/demo  (writes runs/demo/plots/*.png)")
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by 'tagger train'.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for PNGs.")] = None,
+) -> None:
+    """Draw the loss, dev score and learning rate per epoch and per-type precision/recall."""
+    from tagger.plots import plot_run
+
+    for path in guarded(lambda: plot_run(run_dir, output)):
+        typer.echo(str(path))
+
+
+@app.command(
+    epilog="Example: tagger explain runs/demo 'Empire State Building is in New York' "
+    "--output attention.png; tagger explain runs/demo data/wnut17/test.conll --index 3"
+)
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A model directory.")],
+    sentence: Annotated[str, typer.Argument(help="A sentence, or a CoNLL/CoNLL-U file.")],
+    index: Annotated[int, typer.Option(help="Sentence number (0-based) in the file.")] = 0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Heat map PNG.")] = Path(
+        "attention.png"
+    ),
+) -> None:
+    """Heat maps of each attention layer's weights, and the tags with their probabilities."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tagger.data.conll import guess_format, read_sentences
+    from tagger.errors import TaggerError
+    from tagger.plots import plot_attention
+    from tagger.prediction import Tagger
+
+    def call() -> Any:
+        tagger = Tagger.load(run_dir)
+        tokens = sentence.split()
+        if Path(sentence).is_file():
+            found = list(read_sentences(sentence, guess_format(sentence)))
+            if not 0 <= index < len(found):
+                raise TaggerError(f"{sentence}: --index {index} is not one of its {len(found)}")
+            tokens = found[index].tokens
+        tagged, layers = tagger.explain(tokens)
+        plot_attention(tokens, layers, tagger.vocab.tags, output)
+        return tagged
+
+    tagged = guarded(call)
+    table = Table("token", "tag", "p(tag)", show_edge=False)
+    for token, tag, prob in zip(tagged.tokens, tagged.tags, tagged.confidences):
+        table.add_row(token, tag, f"{prob:.3f}")
+    table.caption = f"path probability {tagged.probability:.3f}; heat map: {output}"
+    Console().print(table)
 
 
 def main() -> None:

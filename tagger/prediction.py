@@ -173,6 +173,22 @@ class Tagger:
             options if alternatives else [],
         )
 
+    def explain(self, tokens: Sequence[str]) -> tuple[TaggedSentence, list[tuple[str, Any]]]:
+        """Tag one sentence and return each attention layer's weights: ``(type, array)`` with
+        (T, T) weights over tokens or (T, L) over labels (None for layers without weights)."""
+        from tagger.model.attention import LAYERS
+
+        names = {cls: name for name, cls in LAYERS.items()}
+        batch = make_batch(self.vocab, [list(tokens)], None, self.network.max_word_length)
+        self.network.eval()
+        with torch.no_grad():
+            _, weights = self.network.encode(batch)
+        layers = [
+            (names[type(layer)], None if w is None else w[0].numpy())
+            for layer, w in zip(self.network.attention, weights)
+        ]
+        return self.predict([list(tokens)], tokenized=True)[0], layers
+
     def tag_chunks(
         self, chunks: Iterable[Chunk], buffer: int = 4096, nbest: int | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
@@ -240,7 +256,9 @@ class Tagger:
         write_lines_atomic(target, lines())
         return count[0]
 
-    def evaluate(self, path: str, input_format: str | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, path: str, input_format: str | None = None, confusion: str | None = None
+    ) -> dict[str, Any]:
         """Tag a gold file and score the predictions against it (see :func:`scoring.score`)."""
         from tagger.scoring import read_tag_sequences, score
 
@@ -248,4 +266,4 @@ class Tagger:
         fmt = input_format or guess_format(path)
         columns = (data.tag_column, data.tag_field, data.token_column)
         tokens, gold, _ = read_tag_sequences(path, fmt, *columns)
-        return score(gold, self.tag(tokens), self.vocab.scheme)
+        return score(gold, self.tag(tokens), self.vocab.scheme, confusion)

@@ -24,7 +24,10 @@ def accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> fl
 
 
 def score(
-    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str | None = None
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+    scheme: str | None = None,
+    confusion: str | None = None,
 ) -> dict[str, Any]:
     """Score predicted tag sequences against gold ones.
 
@@ -36,6 +39,10 @@ def score(
     report: dict[str, Any] = {"accuracy": accuracy(gold, pred)}
     if scheme == "none":
         return report
+    if confusion is not None:  # the entity-type confusion matrix, as a PNG
+        from tagger.plots import entity_confusion, plot_confusion
+
+        plot_confusion(entity_confusion(gold, pred, scheme), confusion)
     from seqeval.metrics import classification_report
 
     if scheme == "bilou":  # seqeval knows B/I/E/S: L- is E-, U- is S-
@@ -105,8 +112,10 @@ def score_files(
     tag_column: int = -1,
     tag_field: str = "upos",
     scheme: str | None = None,
+    confusion: str | None = None,
 ) -> dict[str, Any]:
-    """Score a prediction file against a gold file with the same sentences and tokens."""
+    """Score a prediction file against a gold file with the same sentences and tokens
+    (and draw the entity confusion matrix to the PNG ``confusion``)."""
     gold_tokens, gold, _ = read_tag_sequences(gold_path, fmt, tag_column, tag_field)
     pred_tokens, pred, pred_lines = read_tag_sequences(pred_path, fmt, tag_column, tag_field)
     for i, (g, p) in enumerate(zip(gold_tokens, pred_tokens)):
@@ -118,7 +127,7 @@ def score_files(
             )
     if len(gold) != len(pred):
         raise DataError(pred_path, None, f"{len(pred)} sentences, the gold file has {len(gold)}")
-    return score(gold, pred, scheme)
+    return score(gold, pred, scheme, confusion)
 
 
 def report_table(report: dict[str, Any]) -> Any:

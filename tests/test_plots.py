@@ -1,0 +1,68 @@
+"""Pictures: training curves, confusion matrices and attention heat maps, from the CLI."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import ROOT, tiny_overrides
+from typer.testing import CliRunner
+
+from cli import app
+from tagger.plots import MISSED, SPURIOUS, entity_confusion
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, wnut40):
+    tmp = tmp_path_factory.mktemp("plots")
+    sets = tiny_overrides(tmp / "cache", **{"data.train": wnut40, "data.dev": wnut40})
+    sets += ["data.test=null", "train.max_epochs=2", "model.attention=[{type: label}]"]
+    args = ["train", str(ROOT / "configs" / "demo.yaml"), "--output", str(tmp / "run"), "--quiet"]
+    result = CliRunner().invoke(app, [*args, *[x for s in sets for x in ("--set", s)]])
+    assert result.exit_code == 0, result.output
+    return tmp / "run"
+
+
+def test_entity_confusion_counts():
+    gold = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG", "B-LOC", "O"]]
+    counts = entity_confusion(gold, pred, "iob2")
+    assert counts == Counter(
+        {("PER", "PER"): 1, ("LOC", "ORG"): 1, ("ORG", MISSED): 1, (SPURIOUS, "LOC"): 1}
+    )
+
+
+def test_plot_run(run_dir, tmp_path):
+    result = CliRunner().invoke(app, ["plot", str(run_dir), "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["dev.png", "loss.png", "lr.png", "per_type.png"]
+    assert all((tmp_path / n).read_bytes().startswith(PNG) for n in names)
+
+
+def test_explain_sentence_and_file(run_dir, tmp_path, wnut40):
+    out = tmp_path / "attn.png"
+    args = ["explain", str(run_dir), "I love New York", "--output", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(PNG)
+    assert "York" in result.stdout and "path probability" in result.stdout
+    args = ["explain", str(run_dir), str(wnut40), "--index", "2", "--output", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    bad = CliRunner().invoke(app, ["explain", str(run_dir), str(wnut40), "--index", "999"])
+    assert bad.exit_code == 2 and "--index 999" in bad.stderr
+
+
+def test_evaluate_confusion_png(run_dir, tmp_path, wnut40):
+    out = tmp_path / "confusion.png"
+    args = ["evaluate", str(run_dir), str(wnut40), "--confusion", str(out), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(PNG)
+
+
+def test_plot_of_a_non_run_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["plot", str(tmp_path)])
+    assert result.exit_code == 2 and "metrics.jsonl" in result.stderr

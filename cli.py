@@ -43,6 +43,19 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line minus ``--nproc N`` (for the processes torchrun starts)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
 def guarded(call: Callable[[], T]) -> T:
     """Run ``call``; a user-facing error becomes one line on stderr and exit status 2."""
     from tagger.errors import TaggerError
@@ -74,11 +87,19 @@ def train(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a model already in OUTPUT.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar or epoch lines.")] = False,
+    nproc: Annotated[
+        int, typer.Option(min=1, help="Train in N processes on this machine (torchrun, DDP).")
+    ] = 1,
 ) -> None:
     """Train a model; the best one by dev score goes to OUTPUT with metrics.jsonl."""
     from tagger.config import load_config
     from tagger.errors import TaggerError
     from tagger.training import train as run_training
+
+    if nproc > 1:
+        from tagger.distributed import launch
+
+        raise typer.Exit(launch(nproc, _without_nproc(sys.argv[1:])))
 
     def call() -> Any:
         if resume is None and (config is None or output is None):

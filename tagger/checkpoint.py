@@ -1,5 +1,5 @@
 """Resumable training state in ``RUN_DIR/checkpoint/``: the run's config and, after each epoch,
-``state.pt`` (weights, optimiser, scheduler, RNG states, epoch, best score, metrics).
+``state.pt`` (weights, optimiser, scheduler, batch-order RNG, epoch, best score, metrics).
 
 ``state.pt`` holds tensors and plain Python values only and is read with
 ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects. Every file is written
@@ -61,8 +61,7 @@ def save(run_dir: Path, loop: Any) -> None:
         "network": loop.network.state_dict(),
         "optimizer": loop.optimizer.state_dict(),
         "scheduler": loop.scheduler.state_dict(),
-        "rng_python": loop.rng.getstate(),
-        "rng_torch": torch.get_rng_state(),
+        "rng_python": loop.rng.getstate(),  # the batch order; dropout is reseeded each epoch
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -85,7 +84,6 @@ def restore(run_dir: Path, loop: Any) -> bool:
         raise TaggerError(f"{path}: damaged checkpoint: {str(exc).splitlines()[0]}") from None
     version, internal, gauss = state["rng_python"]
     loop.rng.setstate((version, tuple(internal), gauss))
-    torch.set_rng_state(state["rng_torch"])
     loop.epoch_done, loop.finished = state["epoch_done"], state["finished"]
     loop.best, loop.best_epoch = state["best"], state["best_epoch"]
     loop.metrics = json.loads(state["metrics"])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tagger import checkpoint
+from tagger import checkpoint, distributed
 from tagger.archive import build_network, save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config
@@ -161,43 +161,57 @@ def train(
     summary: best epoch, its dev scores, and test scores when a test file is given.
     """
     output = Path(output)
+    world = distributed.current()
+    if not world.main:
+        log = _silent
+        progress = False
     if resume:
         cfg = checkpoint.read_config(output)
     elif cfg is None:
         raise TaggerError("train: give a config, or resume an interrupted run")
-    else:
+    elif world.main:
         checkpoint.check_free(output, overwrite)
     torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
     seed_everything(cfg.train.seed)
     if not cfg.data.train:
         raise TaggerError("data.train: no training file given")
+    if not world.main:
+        world.barrier()  # rank 0 fills the Arrow cache first
     train_set = load_split(cfg, cfg.data.train)
     dev_set = load_split(cfg, cfg.data.dev)
     test_set = load_split(cfg, cfg.data.test)
+    if world.main:
+        world.barrier()
     others = [c for c in (dev_set, test_set) if c is not None]
     scheme, model_scheme = resolve_schemes(cfg, train_set)
     vocab, matrix, dim = prepare_vocab(cfg, train_set, others, scheme, model_scheme)
     log(
         f"train {len(train_set.data)} sentences, scheme {scheme} -> {model_scheme}, "
         f"{len(vocab.tags)} tags, {len(vocab.words)} words, {len(vocab.chars)} chars"
+        + (f", {world.size} processes" if world.size > 1 else "")
     )
-    if not resume:  # only now, so that bad data leaves no run directory behind
+    if not resume and world.main:  # only now, so that bad data leaves no run directory behind
         checkpoint.start(output, cfg)
     seed_everything(cfg.train.seed)
     network = build_network(cfg, vocab, dim, pretrained=matrix)
-    loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log)
+    loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log, world)
     loop.meta = {"word_dim": dim}
     if resume and checkpoint.restore(output, loop):
         log(f"resuming after epoch {loop.epoch_done}")
     summary = loop.run()
-    if test_set is not None:
+    if test_set is not None and world.main:
         from tagger.archive import load_model
 
         _, _, best, _ = load_model(output)
         summary["test"] = evaluate_split(best, vocab, test_set)
         loop.record({"event": "test", **summary["test"]})
         log(f"test {_describe(summary['test'])}")
+    world.barrier()
     return summary
+
+
+def _silent(_message: str) -> None:
+    """The log of ranks other than 0."""
 
 
 def _describe(report: dict[str, Any]) -> str:
@@ -220,8 +234,11 @@ class Loop:
         output: Path,
         progress: bool,
         log: Callable[[str], None],
+        world: distributed.World | None = None,
     ) -> None:
+        self.world = world or distributed.World()
         self.cfg, self.vocab, self.network = cfg, vocab, network
+        self.trainable = self.world.wrap(network)
         self.train_set, self.dev_set, self.output = train_set, dev_set, output
         self.progress, self.log = progress, log
         self.optimizer = make_optimizer(cfg, network)
@@ -237,8 +254,10 @@ class Loop:
         self.epoch_done, self.finished = 0, False
 
     def record(self, entry: dict[str, Any]) -> None:
-        """Append to metrics.jsonl (rewritten atomically)."""
+        """Append to metrics.jsonl (rewritten atomically; rank 0 only)."""
         self.metrics.append(entry)
+        if not self.world.main:
+            return
         text = "".join(json.dumps(m) + "\n" for m in self.metrics)
         atomic_write_bytes(self.output / METRICS, text.encode("utf-8"))
 
@@ -250,13 +269,17 @@ class Loop:
             started = time.perf_counter()
             loss, tokens = self.epoch(epoch)
             seconds = time.perf_counter() - started
-            dev = evaluate_split(self.network, self.vocab, self.dev_set)
+            dev = (
+                evaluate_split(self.network, self.vocab, self.dev_set) if self.world.main else None
+            )
+            dev = self.world.share(dev)  # other ranks wait for rank 0's evaluation
             value = headline(dev)
             improved = value > self.best
             if improved:
                 self.best, self.best_epoch = value, epoch
                 meta = {"epoch": epoch, "dev": dev, **self.meta}
-                save_model(self.output, self.cfg, self.vocab, self.network, **meta)
+                if self.world.main:
+                    save_model(self.output, self.cfg, self.vocab, self.network, **meta)
             lr = self.optimizer.param_groups[0]["lr"]
             self.record(
                 {
@@ -278,7 +301,8 @@ class Loop:
             if epoch - self.best_epoch >= t.patience:
                 self.log(f"early stop: no dev improvement for {t.patience} epochs")
                 self.finished = True
-            checkpoint.save(self.output, self)
+            if self.world.main:
+                checkpoint.save(self.output, self)
         best = next(m for m in self.metrics if m.get("epoch") == self.best_epoch)
         return {"best_epoch": self.best_epoch, "dev": best["dev"]}
 
@@ -286,23 +310,26 @@ class Loop:
         """One pass over the training data; returns (mean loss, tokens seen)."""
         from tagger.progress import Progress
 
-        t = self.cfg.train
-        batches = bucket_batches(self.lengths, t.batch_size, self.rng)
+        t, world = self.cfg.train, self.world
+        batches = bucket_batches(self.lengths, t.batch_size * world.size, self.rng)
+        batches = [world.shard(ids) for ids in batches if len(ids) >= world.size]
+        torch.manual_seed(t.seed + 1000 * epoch + world.rank)  # dropout: per epoch and rank
         self.network.train()
-        total, tokens = 0.0, 0
+        total, tokens, seen = 0.0, 0, 0
         with Progress(f"epoch {epoch}", len(batches), enabled=self.progress) as bar:
             for ids in batches:
                 loss = self.step(ids)
                 total += loss * len(ids)
+                seen += len(ids)
                 tokens += sum(self.lengths[i] for i in ids)
-                bar.advance(loss=loss, tokens=tokens)
-        return total / len(self.lengths), tokens
+                bar.advance(loss=loss, tokens=tokens * world.size)
+        return total / max(seen, 1), tokens * world.size
 
     def step(self, ids: list[int]) -> float:
         rows = self.train_set.data[ids]
         tags = to_model_tags(rows["tags"], self.vocab.scheme, self.vocab.model_scheme)
         batch = make_batch(self.vocab, rows["tokens"], tags, self.cfg.model.max_word_length)
-        loss = self.network.loss(batch)
+        loss = self.trainable(batch)  # TaggerNetwork.forward: the loss (through DDP if several)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"training loss became {loss.item()}; the best model so far is kept in "

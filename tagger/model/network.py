@@ -67,6 +67,10 @@ class TaggerNetwork(nn.Module):
             scores = scores + last.logits
         return scores
 
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """The training loss (so that DistributedDataParallel can wrap the network)."""
+        return self.loss(batch)
+
     def loss(self, batch: Batch) -> torch.Tensor:
         """Mean negative log-likelihood of the gold tags (``batch.tags`` required)."""
         return self.crf.neg_log_likelihood(self.emissions(batch), batch.tags, batch.mask)

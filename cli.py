@@ -131,6 +131,7 @@ def predict(
     nbest: Annotated[
         int, typer.Option(min=1, help="With --format jsonl: the N best paths per sentence.")
     ] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Tag in N processes (order kept).")] = 1,
 ) -> None:
     """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
 
@@ -145,7 +146,9 @@ def predict(
         tagger = Tagger.load(run_dir)
         fmt = input_format.value if input_format else None
         columns = (token_column, tag_column)
-        return tagger.tag_file(input, output, fmt, format.value, *columns, nbest=nbest)
+        show = sys.stderr.isatty() and output != "-"
+        options = {"nbest": nbest, "workers": workers, "progress": show}
+        return tagger.tag_file(input, output, fmt, format.value, *columns, **options)
 
     guarded(call)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from tagger.data.batching import bucket_batches, make_batch
 from tagger.data.conll import Chunk, format_chunk, guess_format, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
 from tagger.data.vocab import Vocab
-from tagger.errors import DataError
+from tagger.errors import DataError, TaggerError
 
 
 def _batches(
@@ -120,9 +121,16 @@ class Tagger:
     ['B-ORG', 'O', 'B-MISC', 'O']
     """
 
-    def __init__(self, cfg: Any, vocab: Vocab, network: Any, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        cfg: Any,
+        vocab: Vocab,
+        network: Any,
+        batch_size: int = 256,
+        run_dir: Path | None = None,
+    ) -> None:
         self.cfg, self.vocab, self.network = cfg, vocab, network
-        self.batch_size = batch_size
+        self.batch_size, self.run_dir = batch_size, run_dir
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Tagger:
@@ -130,7 +138,7 @@ class Tagger:
         from tagger.archive import load_model
 
         cfg, vocab, network, _ = load_model(run_dir)
-        return cls(cfg, vocab, network, cfg.train.eval_batch_size)
+        return cls(cfg, vocab, network, cfg.train.eval_batch_size, Path(run_dir))
 
     def _to_output(self, tags: list[str]) -> list[str]:
         """Model-scheme tags in the scheme of the training files."""
@@ -190,31 +198,51 @@ class Tagger:
         return self.predict([list(tokens)], tokenized=True)[0], layers
 
     def tag_chunks(
-        self, chunks: Iterable[Chunk], buffer: int = 4096, nbest: int | None = None
+        self,
+        chunks: Iterable[Chunk],
+        buffer: int = 2048,
+        nbest: int | None = None,
+        workers: int = 1,
     ) -> Iterator[tuple[Chunk, Any]]:
         """Tag a stream of chunks ``buffer`` sentences at a time, keeping their order.
 
         Yields ``(chunk, tags)`` (None for chunks without a sentence); with ``nbest`` set,
-        ``(chunk, TaggedSentence)`` instead.
+        ``(chunk, TaggedSentence)`` instead. With ``workers`` > 1, buffers are tagged in that
+        many processes, at most ``2 * workers`` buffers in flight, so memory stays bounded.
         """
-        pending: list[Chunk] = []
-        for chunk in chunks:
-            pending.append(chunk)
-            if chunk.sentence is not None and len(pending) >= buffer:
-                yield from self._flush(pending, nbest)
-                pending = []
-        yield from self._flush(pending, nbest)
+        groups = _groups(chunks, buffer)
+        if workers <= 1:
+            for group in groups:
+                yield from _attach(group, self._results(_sentences(group), nbest))
+            return
+        yield from self._parallel(groups, nbest, workers)
 
-    def _flush(self, chunks: list[Chunk], nbest: int | None) -> Iterator[tuple[Chunk, Any]]:
-        sentences = [c.sentence.tokens for c in chunks if c.sentence is not None]
+    def _results(self, sentences: list[list[str]], nbest: int | None) -> list[Any]:
         if not sentences:
-            results: Iterator[Any] = iter(())
-        elif nbest is None:
-            results = iter(self.tag(sentences))
-        else:
-            results = iter(self.predict(sentences, tokenized=True, nbest=nbest))
-        for chunk in chunks:
-            yield chunk, (next(results) if chunk.sentence is not None else None)
+            return []
+        if nbest is None:
+            return self.tag(sentences)
+        return self.predict(sentences, tokenized=True, nbest=nbest)
+
+    def _parallel(
+        self, groups: Iterator[list[Chunk]], nbest: int | None, workers: int
+    ) -> Iterator[tuple[Chunk, Any]]:
+        import multiprocessing
+
+        if self.run_dir is None:
+            raise TaggerError("tagging with workers needs a model loaded with Tagger.load")
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding OpenMP
+        init = (str(self.run_dir), max(1, torch.get_num_threads() // workers))
+        with context.Pool(workers, initializer=_worker_init, initargs=init) as pool:
+            window: deque[tuple[list[Chunk], Any]] = deque()
+            for group in groups:
+                window.append((group, pool.apply_async(_worker_tag, (_sentences(group), nbest))))
+                if len(window) >= 2 * workers:
+                    done, result = window.popleft()
+                    yield from _attach(done, result.get())
+            while window:
+                done, result = window.popleft()
+                yield from _attach(done, result.get())
 
     def tag_file(
         self,
@@ -225,6 +253,8 @@ class Tagger:
         token_column: int | None = None,
         tag_column: int | None = None,
         nbest: int = 1,
+        workers: int = 1,
+        progress: bool = False,
     ) -> int:
         """Tag a CoNLL, CoNLL-U or text file (``-``: stdin) into ``target`` (``-``: stdout).
 
@@ -240,16 +270,23 @@ class Tagger:
         count = [0]
 
         def lines() -> Iterator[str]:
-            for chunk, result in self.tag_chunks(chunks, nbest=nbest if jsonl else None):
-                if result is None:
-                    if not jsonl:
-                        yield from format_chunk(chunk, None, fmt, tag_column, data.tag_field)
-                    continue
-                count[0] += len(result.tokens if jsonl else result)
-                if jsonl:
-                    yield json.dumps(result.to_dict(), ensure_ascii=False)
-                else:
-                    yield from format_chunk(chunk, result, fmt, tag_column, data.tag_field)
+            from tagger.progress import Progress
+
+            buffer = 2048 if workers == 1 else 256  # smaller shards keep every worker busy
+            tagged = self.tag_chunks(chunks, buffer, nbest if jsonl else None, workers)
+            with Progress(f"tagging {source}", None, enabled=progress) as bar:
+                for chunk, result in tagged:
+                    if result is None:
+                        if not jsonl:
+                            yield from format_chunk(chunk, None, fmt, tag_column, data.tag_field)
+                        continue
+                    size = len(result.tokens if jsonl else result)
+                    count[0] += size
+                    bar.advance(tokens=count[0])
+                    if jsonl:
+                        yield json.dumps(result.to_dict(), ensure_ascii=False)
+                    else:
+                        yield from format_chunk(chunk, result, fmt, tag_column, data.tag_field)
             if not count[0]:
                 raise DataError(source, None, "no sentences found")
 
@@ -267,3 +304,41 @@ class Tagger:
         columns = (data.tag_column, data.tag_field, data.token_column)
         tokens, gold, _ = read_tag_sequences(path, fmt, *columns)
         return score(gold, self.tag(tokens), self.vocab.scheme, confusion)
+
+
+def _groups(chunks: Iterable[Chunk], buffer: int) -> Iterator[list[Chunk]]:
+    """Consecutive chunks holding about ``buffer`` sentences each."""
+    pending: list[Chunk] = []
+    count = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        count += chunk.sentence is not None
+        if count >= buffer:
+            yield pending
+            pending, count = [], 0
+    if pending:
+        yield pending
+
+
+def _sentences(group: list[Chunk]) -> list[list[str]]:
+    return [c.sentence.tokens for c in group if c.sentence is not None]
+
+
+def _attach(group: list[Chunk], results: list[Any]) -> Iterator[tuple[Chunk, Any]]:
+    found = iter(results)
+    for chunk in group:
+        yield chunk, (next(found) if chunk.sentence is not None else None)
+
+
+_WORKER: Tagger | None = None
+
+
+def _worker_init(run_dir: str, threads: int) -> None:
+    global _WORKER
+    torch.set_num_threads(threads)
+    _WORKER = Tagger.load(run_dir)
+
+
+def _worker_tag(sentences: list[list[str]], nbest: int | None) -> list[Any]:
+    assert _WORKER is not None
+    return _WORKER._results(sentences, nbest)

@@ -50,3 +50,23 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2]
     assert (tmp_path / "two" / "checkpoint" / "state.pt").exists()
+
+
+def test_predict_with_workers_keeps_order_and_output(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    data = tmp_path / "train.conll"
+    data.write_text(first_sentences(WNUT, 40), encoding="utf-8")
+    train(tmp_path, data, tmp_path / "run", batch_size=8, nproc=1)
+    source = ROOT / "data" / "wnut17" / "dev.conll"
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"pred-{workers}.conll"
+        args = ["predict", str(tmp_path / "run"), str(source), "--output", str(out)]
+        result = CliRunner().invoke(app, [*args, "--workers", str(workers)])
+        assert result.exit_code == 0, result.output
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[0] == outs[1]
+    assert len(outs[0].splitlines()) == len(source.read_text(encoding="utf-8").splitlines())

@@ -120,7 +120,10 @@ def train(
 )
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A model directory written by 'tagger train'.")],
-    input: Annotated[str, typer.Argument(help="CoNLL, CoNLL-U or text file; '-' for stdin.")],
+    input: Annotated[
+        str,
+        typer.Argument(help="CoNLL, CoNLL-U or text file ('-': stdin), or hf:DATASET[:SPLIT]."),
+    ],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file; '-' stdout.")] = "-",
     format: Annotated[OutputFormat, typer.Option(help="Output format.")] = OutputFormat.conll,
     input_format: Annotated[
@@ -144,6 +147,8 @@ def predict(
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
         tagger = Tagger.load(run_dir)
+        if input.startswith("hf:"):
+            return tagger.tag_dataset(input, output)
         fmt = input_format.value if input_format else None
         columns = (token_column, tag_column)
         show = sys.stderr.isatty() and output != "-"

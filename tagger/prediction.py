@@ -293,6 +293,37 @@ class Tagger:
         write_lines_atomic(target, lines())
         return count[0]
 
+    def tag_dataset(self, spec: str, target: str, batch_size: int = 1024) -> int:
+        """Tag a ``datasets`` dataset (``hf:NAME[:SPLIT]``, or a folder written by
+        ``save_to_disk``) with ``datasets.map`` batches, so that it streams from its Arrow files.
+
+        ``target`` ending in ``.jsonl`` (or ``-``) gets one ``{"tokens", "tags"}`` line per
+        sentence; otherwise the dataset, with a ``pred_tags`` column added, is saved there.
+        Returns the number of tokens tagged.
+        """
+        import shutil
+        import tempfile
+
+        from tagger.data.dataset import load_hub
+
+        data = load_hub(spec.removeprefix("hf:"), self.cfg.data.tag_field)
+        tagged = data.map(
+            lambda batch: {"pred_tags": self.tag(batch["tokens"])},
+            batched=True,
+            batch_size=batch_size,
+            desc="tagging",
+        )
+        if target == "-" or target.endswith(".jsonl"):
+            rows = zip(tagged["tokens"], tagged["pred_tags"])
+            dump = (json.dumps({"tokens": t, "tags": p}, ensure_ascii=False) for t, p in rows)
+            write_lines_atomic(target, dump)
+        else:
+            staging = tempfile.mkdtemp(dir=Path(target).resolve().parent, prefix=".tagger-")
+            tagged.save_to_disk(staging)
+            shutil.rmtree(target, ignore_errors=True)
+            Path(staging).rename(target)
+        return sum(len(t) for t in tagged["tokens"])
+
     def evaluate(
         self, path: str, input_format: str | None = None, confusion: str | None = None
     ) -> dict[str, Any]:

@@ -70,3 +70,27 @@ def test_predict_with_workers_keeps_order_and_output(tmp_path):
         outs.append(out.read_text(encoding="utf-8"))
     assert outs[0] == outs[1]
     assert len(outs[0].splitlines()) == len(source.read_text(encoding="utf-8").splitlines())
+
+
+def test_predict_a_saved_dataset_with_map(tmp_path):
+    import datasets
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    data = tmp_path / "train.conll"
+    data.write_text(first_sentences(WNUT, 40), encoding="utf-8")
+    train(tmp_path, data, tmp_path / "run", batch_size=8, nproc=1)
+    rows = {"tokens": [["I", "love", "Paris"], ["Hi"]], "tags": [["O", "O", "O"], ["O"]]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "ds"))
+    out = tmp_path / "tagged"
+    args = ["predict", str(tmp_path / "run"), f"hf:{tmp_path / 'ds'}", "--output", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    tagged = datasets.load_from_disk(str(out))
+    assert [len(t) for t in tagged["pred_tags"]] == [3, 1]
+    jsonl = tmp_path / "tagged.jsonl"
+    args[-1] = str(jsonl)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert [x["tags"] for x in lines] == tagged["pred_tags"]

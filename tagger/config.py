@@ -86,6 +86,8 @@ class TrainConfig:
     lr_patience: int = 2  # epochs without dev improvement before decaying the learning rate
     min_lr: float = 1e-5
     threads: int | None = None  # torch threads; null: all cores
+    device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 (autocast on the matrix products)
 
 
 @dataclass
@@ -111,6 +113,8 @@ CHOICES = {
     "data.train_scheme": ("iob1", "iob2", "bio", "iobes", "bilou"),
     "model.char_encoder": ("cnn", "lstm", "none"),
     "train.optimizer": ("adam", "adamw", "sgd"),
+    "train.device": ("auto", "cpu", "cuda"),
+    "train.precision": ("fp32", "bf16"),
 }
 
 

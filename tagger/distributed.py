@@ -53,7 +53,9 @@ class World:
             return network
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(network, find_unused_parameters=False)
+        device = next(network.parameters()).device
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(network, device_ids=ids)
 
 
 def current() -> World:

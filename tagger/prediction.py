@@ -16,6 +16,7 @@ from tagger.data.conll import Chunk, format_chunk, guess_format, iter_chunks, wr
 from tagger.data.schemes import convert, get_spans
 from tagger.data.vocab import Vocab
 from tagger.errors import DataError, TaggerError
+from tagger.runtime import network_device, pick_device
 
 
 def _batches(
@@ -27,7 +28,8 @@ def _batches(
         batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
         if batch_ids:
             tokens = [sentences[i] for i in batch_ids]
-            yield batch_ids, make_batch(vocab, tokens, None, network.max_word_length)
+            batch = make_batch(vocab, tokens, None, network.max_word_length)
+            yield batch_ids, batch.to(network_device(network))
 
 
 def decode(
@@ -78,7 +80,8 @@ def decode_detailed(
                     if prob > 0
                 ]
                 best = found["paths"][row, 0, :n]  # (n,)
-                marginal = found["marginals"][row, torch.arange(n), best].tolist()  # (n,)
+                rows = torch.arange(n, device=best.device)
+                marginal = found["marginals"][row, rows, best].tolist()  # (n,)
                 out[i] = Decoded(options[0][0], options[0][1], marginal, options)
     return out
 
@@ -133,11 +136,12 @@ class Tagger:
         self.batch_size, self.run_dir = batch_size, run_dir
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Tagger:
-        """Load a model directory written by ``tagger train``."""
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> Tagger:
+        """Load a model directory written by ``tagger train`` (``device``: cpu, cuda, auto)."""
         from tagger.archive import load_model
 
         cfg, vocab, network, _ = load_model(run_dir)
+        network.to(pick_device(device))
         return cls(cfg, vocab, network, cfg.train.eval_batch_size, Path(run_dir))
 
     def _to_output(self, tags: list[str]) -> list[str]:
@@ -188,11 +192,12 @@ class Tagger:
 
         names = {cls: name for name, cls in LAYERS.items()}
         batch = make_batch(self.vocab, [list(tokens)], None, self.network.max_word_length)
+        batch = batch.to(network_device(self.network))
         self.network.eval()
         with torch.no_grad():
             _, weights = self.network.encode(batch)
         layers = [
-            (names[type(layer)], None if w is None else w[0].numpy())
+            (names[type(layer)], None if w is None else w[0].float().cpu().numpy())
             for layer, w in zip(self.network.attention, weights)
         ]
         return self.predict([list(tokens)], tokenized=True)[0], layers

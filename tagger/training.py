@@ -29,6 +29,7 @@ from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
 from tagger.errors import DataError, TaggerError
 from tagger.prediction import decode
+from tagger.runtime import autocast, network_device, pick_device
 from tagger.scoring import reject_malformed, score
 
 METRICS = "metrics.jsonl"
@@ -193,7 +194,7 @@ def train(
     if not resume and world.main:  # only now, so that bad data leaves no run directory behind
         checkpoint.start(output, cfg)
     seed_everything(cfg.train.seed)
-    network = build_network(cfg, vocab, dim, pretrained=matrix)
+    network = build_network(cfg, vocab, dim, pretrained=matrix).to(pick_device(cfg.train.device))
     loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log, world)
     loop.meta = {"word_dim": dim}
     if resume and checkpoint.restore(output, loop):
@@ -329,7 +330,11 @@ class Loop:
         rows = self.train_set.data[ids]
         tags = to_model_tags(rows["tags"], self.vocab.scheme, self.vocab.model_scheme)
         batch = make_batch(self.vocab, rows["tokens"], tags, self.cfg.model.max_word_length)
-        loss = self.trainable(batch)  # TaggerNetwork.forward: the loss (through DDP if several)
+        device = network_device(self.network)
+        with autocast(device, self.cfg.train.precision):
+            loss = self.trainable(
+                batch.to(device)
+            )  # TaggerNetwork.forward: the loss (through DDP if several)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"training loss became {loss.item()}; the best model so far is kept in "

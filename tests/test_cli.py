@@ -98,7 +98,7 @@ def test_predict_jsonl(workspace) -> None:
     sentences = list(read_sentences(workspace["data"]))
     assert len(rows) == len(sentences) == 40
     for row, sentence in zip(rows, sentences):
-        assert set(row) == {"tokens", "tags", "spans"}
+        assert set(row) == {"tokens", "tags", "spans", "confidences", "probability", "alternatives"}
         assert row["tokens"] == sentence.tokens
         assert len(row["tags"]) == len(sentence.tokens)
         for span in row["spans"]:

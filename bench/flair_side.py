@@ -128,7 +128,8 @@ def run_tag(args: argparse.Namespace) -> dict[str, Any]:
     model.predict(sentences, mini_batch_size=args.batch_size)
     tokens = write_predictions(sentences, args.out)
     seconds = time.perf_counter() - started
-    return {"tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds, "load_s": load_s}
+    speed = tokens / seconds
+    return {"tokens": tokens, "seconds": seconds, "tokens_per_s": speed, "load_s": load_s}
 
 
 def write_predictions(sentences: list[Any], path: str) -> int:

@@ -1,0 +1,21 @@
+"""The README's Python example runs as written (on a tiny model instead of a trained demo)."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT, tiny_overrides
+
+
+def test_readme_python_block(tmp_path, wnut40, monkeypatch, capsys):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Python\n\n```python\n(.*?)```", text, re.S).group(1)
+    sets = tiny_overrides(tmp_path / "cache", **{"data.train": wnut40, "data.dev": wnut40})
+    sets = ", ".join(repr(s) for s in [*sets, "data.test=null"])
+    block = block.replace('["train.max_epochs=3"]', f"[{sets}, 'train.max_epochs=1']")
+    block = block.replace('"configs/demo.yaml"', repr(str(ROOT / "configs" / "demo.yaml")))
+    block = block.replace('"data/wnut17/test.conll"', repr(str(wnut40)))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "'f1'" in out and "precision" in out

@@ -67,22 +67,25 @@ def decode_detailed(
 ) -> list[Decoded]:
     """Like :func:`decode`, with probabilities, token marginals and the ``k`` best paths."""
     out = [Decoded([], 1.0, [], []) for _ in sentences]
+    was_training = network.training
     network.eval()
     with torch.no_grad():  # not inference_mode: the marginals take a gradient of log Z
         for batch_ids, batch in _batches(network, vocab, sentences, batch_size):
             found = network.decode_nbest(batch, k)
+            best = found["paths"][:, 0]  # (B, T)
+            chosen = found["marginals"].gather(2, best.unsqueeze(2)).squeeze(2).tolist()  # (B, T)
             paths, probs = found["paths"].tolist(), found["path_probs"].tolist()  # (B, k, T)
+            real = found["real"].tolist()  # (B, k): false where a sentence has fewer paths
             for row, i in enumerate(batch_ids):
                 n = len(sentences[i])
                 options = [
                     ([vocab.tags[t] for t in path[:n]], prob)
-                    for path, prob in zip(paths[row], probs[row])
-                    if prob > 0
+                    for path, prob, ok in zip(paths[row], probs[row], real[row])
+                    if ok
                 ]
-                best = found["paths"][row, 0, :n]  # (n,)
-                rows = torch.arange(n, device=best.device)
-                marginal = found["marginals"][row, rows, best].tolist()  # (n,)
-                out[i] = Decoded(options[0][0], options[0][1], marginal, options)
+                out[i] = Decoded(options[0][0], options[0][1], chosen[row][:n], options)
+    network.train(was_training)
+    return out
     return out
 
 

@@ -82,8 +82,9 @@ class TaggerNetwork(nn.Module):
     def decode_nbest(self, batch: Batch, k: int = 1) -> dict[str, torch.Tensor]:
         """The k best paths with their probabilities, and token marginals.
 
-        Returns ``paths`` (B, k, T), ``path_probs`` (B, k) = p(path | x) (0 for missing paths),
-        and ``marginals`` (B, T, K) = p(y_t = j | x) by forward-backward.
+        Returns ``paths`` (B, k, T), ``path_probs`` (B, k) = p(path | x), ``real`` (B, k)
+        (false where a sentence has fewer than k paths) and ``marginals`` (B, T, K) =
+        p(y_t = j | x) by forward-backward.
         """
         emissions = self.emissions(batch)  # (B, T, K)
         params = self.crf.parameters_masked()
@@ -92,5 +93,6 @@ class TaggerNetwork(nn.Module):
         return {
             "paths": paths,
             "path_probs": (scores - log_z.unsqueeze(1)).exp(),
+            "real": torch.isfinite(scores),  # (B, k): false for paths a short sentence lacks
             "marginals": probs,
         }

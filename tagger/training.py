@@ -313,7 +313,9 @@ class Loop:
 
         t, world = self.cfg.train, self.world
         batches = bucket_batches(self.lengths, t.batch_size * world.size, self.rng)
-        batches = [world.shard(ids) for ids in batches if len(ids) >= world.size]
+        batches = [ids for ids in batches if len(ids) >= world.size]
+        every = sum(self.lengths[i] for ids in batches for i in ids)  # all ranks' tokens
+        batches = [world.shard(ids) for ids in batches]
         torch.manual_seed(t.seed + 1000 * epoch + world.rank)  # dropout: per epoch and rank
         self.network.train()
         total, tokens, seen = 0.0, 0, 0
@@ -324,7 +326,7 @@ class Loop:
                 seen += len(ids)
                 tokens += sum(self.lengths[i] for i in ids)
                 bar.advance(loss=loss, tokens=tokens * world.size)
-        return total / max(seen, 1), tokens * world.size
+        return total / max(seen, 1), every
 
     def step(self, ids: list[int]) -> float:
         rows = self.train_set.data[ids]

@@ -137,9 +137,11 @@ def run_child(command: list[str], threads: int, label: str) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     env.update(HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     print(f"  {label} ({threads} thread{'s' if threads > 1 else ''}) ...", end="", flush=True)
+    cpu_before, own_before = cpu_seconds(), children_cpu_seconds()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - started
+    cpu_after, own = cpu_seconds(), children_cpu_seconds() - own_before
     lines = [x for x in done.stdout.splitlines() if x.startswith(MARKER)]
     if done.returncode != 0 or not lines:
         print(" failed")
@@ -147,8 +149,28 @@ def run_child(command: list[str], threads: int, label: str) -> dict[str, Any]:
         raise RuntimeError(f"{label} failed (exit {done.returncode}):\n{tail}")
     result = json.loads(lines[-1][len(MARKER) :])
     result["wall_s"] = wall
+    result["cpu_s"] = own
+    if cpu_before and cpu_after:
+        result["other_cpu_s"] = max(0.0, cpu_after[0] - cpu_before[0] - own)
+        result["steal_s"] = cpu_after[1] - cpu_before[1]
     print(f" {wall:.1f} s")
     return result
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """(busy CPU seconds of the whole machine, seconds stolen by the hypervisor), /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / hz, steal / hz
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def worker_command(name: str, spec: dict[str, Any]) -> list[str]:
@@ -352,7 +374,7 @@ def machine_lines(machine: dict[str, Any], flops: dict[str, Any], report: dict) 
 
 
 def collect_notes(runs: dict[int, dict[str, Any]]) -> list[str]:
-    notes = []
+    notes = contention_notes(runs)
     for threads, run in runs.items():
         note = run["tagger_tag"].get("batch_note")
         if note and note not in notes:
@@ -364,8 +386,25 @@ def collect_notes(runs: dict[int, dict[str, Any]]) -> list[str]:
     return notes
 
 
+def contention_notes(runs: dict[int, dict[str, Any]], limit: float = 0.05) -> list[str]:
+    """Measurements during which other processes (or the hypervisor) took CPU time."""
+    busy = []
+    for threads, run in runs.items():
+        for key, value in run.items():
+            other = value.get("other_cpu_s", 0.0) + value.get("steal_s", 0.0)
+            if other > limit * value["wall_s"]:
+                busy.append(f"{key}@{threads}: {other:.1f} s of {value['wall_s']:.1f} s")
+    if not busy:
+        return []
+    return [
+        "other processes or the hypervisor used CPU during these measurements (CPU seconds "
+        "not ours, of the wall time), so they are slowed: " + "; ".join(busy)
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    args.threads = list(dict.fromkeys(args.threads))  # each thread count once, in order
     if args.worker:
         run_worker(args.worker, json.loads(args.spec))
         return

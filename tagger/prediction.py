@@ -154,7 +154,8 @@ class Tagger:
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags for each token list, in the scheme of the model's training files."""
-        return [self._to_output(t) for t in decode(self.network, self.vocab, sentences)]
+        tags = decode(self.network, self.vocab, sentences, self.batch_size)
+        return [self._to_output(t) for t in tags]
 
     def predict(
         self,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from tagger.config import ModelConfig
 from tagger.data.vocab import CASINGS
+from tagger.model.encoder import BiLSTM
 
 
 class CharCNN(nn.Module):
@@ -27,22 +27,24 @@ class CharCNN(nn.Module):
 
 
 class CharLSTM(nn.Module):
-    """Character BiLSTM; a word is the concatenation of the last forward and backward states."""
+    """Character BiLSTM; a word is its last forward state and its first backward state.
+
+    Runs dense, without packing (see :mod:`tagger.model.encoder` for why).
+    """
 
     def __init__(self, n_chars: int, char_dim: int, hidden: int) -> None:
         super().__init__()
         self.embed = nn.Embedding(n_chars, char_dim, padding_idx=0)
-        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.lstm = BiLSTM(char_dim, hidden)
+        self.hidden = hidden
         self.out_dim = 2 * hidden
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         """chars (N, L) ids, 0 = padding -> (N, 2 * hidden)."""
-        lengths = (chars != 0).sum(1).clamp(min=1).cpu()  # (N,)
-        packed = pack_padded_sequence(
-            self.embed(chars), lengths, batch_first=True, enforce_sorted=False
-        )
-        _, (h_n, _) = self.lstm(packed)  # h_n: (2, N, hidden)
-        return torch.cat([h_n[0], h_n[1]], dim=1)  # (N, 2 * hidden)
+        lengths = (chars != 0).sum(1).clamp(min=1)  # (N,)
+        states = self.lstm(self.embed(chars), lengths)  # (N, L, 2h)
+        last = states.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, states.size(2)))
+        return torch.cat([last[:, 0, : self.hidden], states[:, 0, self.hidden :]], dim=1)
 
 
 class Embedder(nn.Module):

@@ -21,15 +21,19 @@ from safetensors.torch import load_file
 WNUT = ROOT / "data" / "wnut17" / "train.conll"
 
 
-def train(tmp_path, data, out, batch_size: int, nproc: int) -> None:
+def train(tmp_path, data, out, batch_size: int, nproc: int, epochs: int = 2) -> None:
     sets = tiny_overrides(tmp_path / f"cache-{nproc}", **{"data.train": data, "data.dev": data})
-    sets += ["data.test=null", "train.max_epochs=2", f"train.batch_size={batch_size}"]
+    sets += ["data.test=null", f"train.max_epochs={epochs}", f"train.batch_size={batch_size}"]
     sets += ["train.optimizer=sgd", "train.lr=0.1"]
     sets += ["model.attention=[{type: multihead, heads: 2, dropout: 0.0}]"]  # no randomness
     args = [sys.executable, "-m", "tagger", "train", str(ROOT / "configs" / "demo.yaml")]
     args += [x for s in sets for x in ("--set", s)] + ["--output", str(out), "--quiet"]
     if nproc > 1:
         args += ["--nproc", str(nproc)]
+    run(args)
+
+
+def run(args: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -50,6 +54,32 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2]
     assert (tmp_path / "two" / "checkpoint" / "state.pt").exists()
+
+    # Resume under DDP: stop after epoch 1, then continue to epoch 2 with --resume --nproc 2.
+    train(tmp_path, data, tmp_path / "half", batch_size=4, nproc=2, epochs=1)
+    config = tmp_path / "half" / "checkpoint" / "config.json"
+    raw = json.loads(config.read_text())
+    raw["train"]["max_epochs"] = 2
+    config.write_text(json.dumps(raw))
+    run(
+        [
+            sys.executable,
+            "-m",
+            "tagger",
+            "train",
+            "--resume",
+            str(tmp_path / "half"),
+            "--nproc",
+            "2",
+        ]
+    )
+    last = {}  # the weights after epoch 2 (the best model may be an earlier epoch's)
+    for name in ("two", "half"):
+        state = torch.load(tmp_path / name / "checkpoint" / "state.pt", weights_only=True)
+        assert state["epoch_done"] == 2
+        last[name] = state["network"]
+    for name, tensor in last["two"].items():
+        assert torch.allclose(last["half"][name].float(), tensor.float(), atol=1e-6), name
 
 
 def test_predict_with_workers_keeps_order_and_output(tmp_path):

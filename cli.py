@@ -111,7 +111,13 @@ def train(
         return run_training(cfg, run_dir, progress, log, resume is not None, overwrite)
 
     summary = guarded(call)
-    typer.echo(json.dumps({"output": str(resume or output), **summary}))
+    brief = {k: v for k, v in summary.items() if k not in ("dev", "test")}
+    for split in ("dev", "test"):  # headline scores; per-type ones are in metrics.jsonl
+        if split in summary:
+            brief[split] = {
+                k: summary[split][k] for k in ("accuracy", "micro") if k in summary[split]
+            }
+    typer.echo(json.dumps({"output": str(resume or output), **brief}))
 
 
 @app.command(

@@ -35,6 +35,7 @@ class DataConfig:
     scheme: str | None = None  # the files' tag scheme; null: detected from the training file
     train_scheme: str = "iobes"  # the scheme the model learns in (entity tag sets only)
     cache_dir: str | None = None  # Arrow cache; null: the datasets default
+    dev_fraction: float = 0.0  # with no dev file: hold out this last share of train as dev
 
 
 @dataclass

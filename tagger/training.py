@@ -59,6 +59,16 @@ def load_split(cfg: Config, path: str | None) -> Corpus | None:
     return Corpus(path, data)
 
 
+def hold_out(train: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
+    """Split off the last ``fraction`` of the training sentences as a dev set."""
+    total = len(train.data)
+    keep = total - max(1, int(total * fraction))
+    if keep < 1:
+        raise TaggerError(f"data.dev_fraction={fraction} leaves no training sentence")
+    rest = train.data.select(range(keep, total))
+    return Corpus(train.path, train.data.select(range(keep))), Corpus(train.path, rest)
+
+
 def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
     """The training files' scheme (given or detected) and the scheme the model learns in."""
     tags = train.data["tags"]
@@ -183,6 +193,8 @@ def train(
     test_set = load_split(cfg, cfg.data.test)
     if world.main:
         world.barrier()
+    if dev_set is None and cfg.data.dev_fraction > 0:
+        train_set, dev_set = hold_out(train_set, cfg.data.dev_fraction)
     others = [c for c in (dev_set, test_set) if c is not None]
     scheme, model_scheme = resolve_schemes(cfg, train_set)
     vocab, matrix, dim = prepare_vocab(cfg, train_set, others, scheme, model_scheme)

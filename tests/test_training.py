@@ -283,3 +283,14 @@ def test_iob1_input_is_written_back_as_iob1(tmp_path: Path) -> None:
         assert not any(t.startswith(("S-", "E-")) for t in tags)
     assert predicted == [[t for _, t in s] for s in IOB1_SENTENCES]
     assert score([[t for _, t in s] for s in IOB1_SENTENCES], predicted)["micro"]["f1"] == 1.0
+
+
+def test_dev_fraction_holds_out_the_end_of_train(tmp_path, wnut40):
+    from tagger.training import hold_out, load_split
+
+    cfg = load_config(None, [f"data.train={wnut40}", f"data.cache_dir={tmp_path / 'c'}"])
+    corpus = load_split(cfg, cfg.data.train)
+    train_part, dev_part = hold_out(corpus, 0.25)
+    assert len(train_part.data) == 30 and len(dev_part.data) == 10
+    joined = list(train_part.data["tokens"]) + list(dev_part.data["tokens"])
+    assert joined == list(corpus.data["tokens"])

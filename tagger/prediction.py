@@ -241,7 +241,8 @@ class Tagger:
         if self.run_dir is None:
             raise TaggerError("tagging with workers needs a model loaded with Tagger.load")
         context = multiprocessing.get_context("spawn")  # no fork of a process holding OpenMP
-        init = (str(self.run_dir), max(1, torch.get_num_threads() // workers))
+        slots = context.Value("i", 0)  # each worker takes the next number: its GPU, if any
+        init = (str(self.run_dir), max(1, torch.get_num_threads() // workers), slots)
         with context.Pool(workers, initializer=_worker_init, initargs=init) as pool:
             window: deque[tuple[list[Chunk], Any]] = deque()
             for group in groups:
@@ -373,10 +374,15 @@ def _attach(group: list[Chunk], results: list[Any]) -> Iterator[tuple[Chunk, Any
 _WORKER: Tagger | None = None
 
 
-def _worker_init(run_dir: str, threads: int) -> None:
+def _worker_init(run_dir: str, threads: int, slots: Any) -> None:
+    """Load the model once per worker: on GPU ``slot % count`` when there are GPUs."""
     global _WORKER
+    with slots.get_lock():
+        slot = slots.value
+        slots.value += 1
     torch.set_num_threads(threads)
-    _WORKER = Tagger.load(run_dir)
+    gpus = torch.cuda.device_count()
+    _WORKER = Tagger.load(run_dir, device=f"cuda:{slot % gpus}" if gpus else "cpu")
 
 
 def _worker_tag(sentences: list[list[str]], nbest: int | None) -> list[Any]:

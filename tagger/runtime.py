@@ -12,11 +12,13 @@ from tagger.errors import TaggerError
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: this rank's GPU when CUDA is available, else the CPU."""
+    """``auto``: this rank's GPU when CUDA is available, else the CPU; ``cuda:N``: GPU N."""
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise TaggerError("train.device: cuda requested but no CUDA GPU is available")
+    if name.startswith("cuda:"):
+        return torch.device(name)
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 

@@ -38,6 +38,15 @@ class OutputFormat(str, Enum):
     jsonl = "jsonl"
 
 
+class Runtime(str, Enum):
+    torch = "torch"
+    onnx = "onnx"
+
+
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -141,6 +150,9 @@ def predict(
         int, typer.Option(min=1, help="With --format jsonl: the N best paths per sentence.")
     ] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Tag in N processes (order kept).")] = 1,
+    runtime: Annotated[
+        Runtime, typer.Option(help="torch, or onnx (after 'tagger export'; tags only).")
+    ] = Runtime.torch,
 ) -> None:
     """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
 
@@ -152,7 +164,12 @@ def predict(
     def call() -> int:
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
-        tagger = Tagger.load(run_dir)
+        if runtime is Runtime.onnx:
+            from tagger.export import OnnxTagger
+
+            tagger = OnnxTagger.load(run_dir)
+        else:
+            tagger = Tagger.load(run_dir)
         if input.startswith("hf:"):
             return tagger.tag_dataset(input, output)
         fmt = input_format.value if input_format else None
@@ -253,6 +270,23 @@ def explain(
         table.add_row(token, tag, f"{prob:.3f}")
     table.caption = f"path probability {tagged.probability:.3f}; heat map: {output}"
     Console().print(table)
+
+
+@app.command(
+    epilog="Example: tagger export runs/demo --format onnx && "
+    "tagger predict runs/demo data/wnut17/test.conll --runtime onnx"
+)
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A model directory.")],
+    format: Annotated[ExportFormat, typer.Option(help="Export format.")] = ExportFormat.onnx,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File; default RUN_DIR/model.onnx.")
+    ] = None,
+) -> None:
+    """Export the whole tagger, Viterbi decoding included, for onnxruntime."""
+    from tagger.export import export_onnx
+
+    typer.echo(str(guarded(lambda: export_onnx(run_dir, output))))
 
 
 def main() -> None:

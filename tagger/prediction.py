@@ -154,8 +154,11 @@ class Tagger:
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags for each token list, in the scheme of the model's training files."""
-        tags = decode(self.network, self.vocab, sentences, self.batch_size)
-        return [self._to_output(t) for t in tags]
+        return [self._to_output(t) for t in self._decode(sentences)]
+
+    def _decode(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Model-scheme tags (the ONNX runtime tagger replaces this)."""
+        return decode(self.network, self.vocab, sentences, self.batch_size)
 
     def predict(
         self,

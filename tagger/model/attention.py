@@ -118,10 +118,13 @@ class LocalAttention(AttentionLayer):
 
 
 class MultiHeadSelfAttention(AttentionLayer):
-    """Scaled dot-product self-attention (``torch.nn.MultiheadAttention``) with positions.
+    """Scaled dot-product self-attention with ``heads`` heads and position information.
 
     ``position``: ``none``, ``absolute`` (sinusoidal encodings added to queries and keys) or
-    ``relative`` (a learned bias per head and clipped distance, added to the scores).
+    ``relative`` (a learned bias per head and clipped distance, added to the scores). The
+    parameters live in a ``torch.nn.MultiheadAttention`` (``attn``), but the attention is
+    computed here, with every shape taken from the input: the fused inference kernel and the
+    traced module of ``nn.MultiheadAttention`` bake the sentence length into ONNX exports.
     """
 
     def __init__(
@@ -138,32 +141,35 @@ class MultiHeadSelfAttention(AttentionLayer):
         if position not in ("none", "absolute", "relative"):
             raise TaggerError("model.attention: position must be none, absolute or relative")
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attn_dropout = nn.Dropout(dropout)
         self.heads, self.position, self.max_distance = heads, position, max_distance
         if position == "relative":
             self.distance_bias = nn.Embedding(2 * max_distance + 1, heads)
             nn.init.zeros_(self.distance_bias.weight)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, length, dim = x.shape
+        heads, size = self.heads, dim // self.heads
         qk = x + sinusoid(length, dim, x.device) if self.position == "absolute" else x
-        bias = None
+        w, b = self.attn.in_proj_weight, self.attn.in_proj_bias
+        q = nn.functional.linear(qk, w[:dim], b[:dim])  # (B, T, D)
+        k = nn.functional.linear(qk, w[dim : 2 * dim], b[dim : 2 * dim])  # (B, T, D)
+        v = nn.functional.linear(x, w[2 * dim :], b[2 * dim :])  # (B, T, D)
+        q, k, v = (t.reshape(batch, -1, heads, size).transpose(1, 2) for t in (q, k, v))
+        scores = q @ k.transpose(2, 3) / math.sqrt(size)  # (B, H, T, T)
         if self.position == "relative":
             pos = torch.arange(length, device=x.device)
             dist = (pos.unsqueeze(0) - pos.unsqueeze(1)).clamp(
                 -self.max_distance, self.max_distance
             )
-            table = self.distance_bias(dist + self.max_distance).permute(2, 0, 1)  # (H, T, T)
-            pad = (~mask).unsqueeze(1).unsqueeze(1) * NEG  # (B, 1, 1, T)
-            bias = (table.unsqueeze(0) + pad).reshape(batch * self.heads, length, length)
-        out, weights = self.attn(
-            qk,
-            qk,
-            x,
-            key_padding_mask=None if bias is not None else ~mask,
-            attn_mask=bias,
-            need_weights=not self.training,
-        )
-        return self.residual(x, out), weights  # (B, T, D), (B, T, T) or None
+            scores = scores + self.distance_bias(dist + self.max_distance).permute(2, 0, 1)
+        scores = scores.masked_fill(~mask.view(batch, 1, 1, -1), NEG)
+        weights = scores.softmax(-1)  # (B, H, T, T)
+        out = (self.attn_dropout(weights) @ v).transpose(1, 2).reshape(batch, -1, dim)
+        shown = None if self.training else weights.mean(1)  # (B, T, T), averaged over heads
+        return self.residual(x, self.attn.out_proj(out)), shown
 
 
 def sinusoid(length: int, dim: int, device: torch.device) -> torch.Tensor:

@@ -80,6 +80,7 @@ class Embedder(nn.Module):
         if self.chars is not None:
             char_dim = self.chars.out_dim
         self.word_dropout = cfg.word_dropout
+        self.skip_padding = True
         self.out_dim = word_dim + cfg.casing_dim + char_dim
 
     def forward(
@@ -93,8 +94,12 @@ class Embedder(nn.Module):
         if self.chars is not None:
             batch, length, width = chars.shape
             flat = chars.reshape(batch * length, width)  # (B*T, L)
-            real = flat[:, 0] != 0  # (B*T,): skip padding tokens
-            encoded = self.chars(flat[real])  # (N, F)
-            out = encoded.new_zeros(batch * length, encoded.size(1)).index_put((real,), encoded)
+            if self.skip_padding:
+                real = flat[:, 0] != 0  # (B*T,): skip padding tokens
+                encoded = self.chars(flat[real])  # (N, F)
+                out = encoded.new_zeros(batch * length, encoded.size(1))
+                out = out.index_put((real,), encoded)  # (B*T, F)
+            else:  # static shapes (ONNX export); padding tokens never reach real ones
+                out = self.chars(flat)  # (B*T, F)
             parts.append(out.reshape(batch, length, -1))  # (B, T, F)
         return torch.cat(parts, dim=-1)

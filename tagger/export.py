@@ -1,0 +1,143 @@
+"""Portable export: the whole tagger, Viterbi decoding included, as one ONNX graph.
+
+Inputs are the tensors of :class:`tagger.data.batching.Batch` (word, casing and character ids,
+sentence lengths); outputs are the best tag ids (B, T) and their path scores (B,). The Viterbi
+recursion is compiled with TorchScript so that it exports as an ONNX ``Loop`` over the sentence
+length instead of being unrolled for one length. :class:`OnnxTagger` runs such a file with
+onnxruntime behind the same interface as :class:`tagger.prediction.Tagger`.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tagger.data.batching import Batch
+from tagger.errors import TaggerError
+from tagger.prediction import Tagger
+
+ONNX = "model.onnx"
+INPUTS = ("words", "casing", "chars", "lengths")
+
+
+@torch.jit.script
+def _viterbi(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`tagger.model.crf.viterbi`, in TorchScript (a loop ONNX can keep as a loop)."""
+    batch, length = emissions.size(0), emissions.size(1)
+    score = start + emissions[:, 0]  # (B, K)
+    history = torch.zeros(length, batch, emissions.size(2), dtype=torch.long)  # (T, B, K)
+    for t in range(1, length):
+        best, index = (score.unsqueeze(2) + transitions + emissions[:, t].unsqueeze(1)).max(1)
+        score = torch.where(mask[:, t].unsqueeze(1), best, score)
+        history[t] = index
+    best_score, cur = (score + end).max(1)  # (B,), (B,)
+    tags = torch.zeros(length, batch, dtype=torch.long)  # (T, B)
+    for s in range(1, length):
+        t = length - s
+        valid = mask[:, t]
+        prev = history[t].gather(1, cur.unsqueeze(1)).squeeze(1)
+        tags[t] = torch.where(valid, cur, torch.zeros_like(cur))
+        cur = torch.where(valid, prev, cur)
+    tags[0] = cur
+    return tags.t(), best_score
+
+
+class Decoder(nn.Module):
+    """The network plus Viterbi, with tensor inputs and outputs only."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, words, casing, chars, lengths):  # type: ignore[no-untyped-def]
+        steps = torch.arange(words.size(1)).unsqueeze(0)  # (1, T)
+        mask = steps < lengths.unsqueeze(1)  # (B, T)
+        batch = Batch(words, casing, chars, mask, lengths)
+        emissions = self.network.emissions(batch)  # (B, T, K)
+        return _viterbi(emissions, mask, *self.network.crf.parameters_masked())
+
+
+def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
+    """Write ``model.onnx`` (or ``target``) for the model in ``run_dir``; returns its path."""
+    from tagger.atomic import atomic_write_bytes
+    from tagger.data.batching import make_batch
+
+    tagger = Tagger.load(run_dir)
+    network = tagger.network.eval()
+    network.embedder.skip_padding = False
+    example = make_batch(tagger.vocab, [["Peter", "Blackburn"], ["EU"]], None, 25)
+    args = (example.words, example.casing, example.chars, example.lengths)
+    dynamic = {"words": {0: "batch", 1: "time"}, "casing": {0: "batch", 1: "time"}}
+    dynamic |= {"chars": {0: "batch", 1: "time", 2: "chars"}, "lengths": {0: "batch"}}
+    dynamic |= {"tags": {0: "batch", 1: "time"}, "scores": {0: "batch"}}
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # the exporter warns that LSTM batch sizes may not vary; they do (tests/test_export.py)
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Decoder(network),
+            args,
+            buffer,
+            input_names=list(INPUTS),
+            output_names=["tags", "scores"],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,
+        )
+    path = Path(target) if target else Path(run_dir) / ONNX
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+class OnnxTagger(Tagger):
+    """A :class:`Tagger` whose decoding runs in onnxruntime (tags only: no marginals)."""
+
+    def __init__(self, base: Tagger, session: Any) -> None:
+        super().__init__(base.cfg, base.vocab, base.network, base.batch_size, base.run_dir)
+        self.session = session
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> OnnxTagger:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise TaggerError(
+                "--runtime onnx needs onnxruntime: pip install 'tagger[onnx]'"
+            ) from None
+        path = Path(run_dir) / ONNX
+        if not path.is_file():
+            raise TaggerError(f"{run_dir}: no {ONNX}; run 'tagger export {run_dir}' first")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])
+        return cls(Tagger.load(run_dir), session)
+
+    def _decode(self, sentences: list[list[str]]) -> list[list[str]]:
+        from tagger.data.batching import bucket_batches, make_batch
+
+        out: list[list[str]] = [[] for _ in sentences]
+        lengths = [len(s) for s in sentences]
+        for ids in bucket_batches(lengths, self.batch_size):
+            ids = [i for i in ids if lengths[i]]
+            if not ids:
+                continue
+            batch = make_batch(self.vocab, [sentences[i] for i in ids], None, 25)
+            feed = {name: getattr(batch, name).numpy() for name in INPUTS}
+            tags, _ = self.session.run(None, feed)
+            for row, i in zip(tags.tolist(), ids):
+                out[i] = [self.vocab.tags[t] for t in row[: lengths[i]]]
+        return out
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        raise TaggerError("the onnx runtime gives tags only: use --runtime torch for JSONL output")

@@ -19,38 +19,14 @@ from torch import nn
 
 from tagger.data.batching import Batch
 from tagger.errors import TaggerError
+from tagger.model.crf import viterbi
 from tagger.prediction import Tagger
 
 ONNX = "model.onnx"
 INPUTS = ("words", "casing", "chars", "lengths")
 
 
-@torch.jit.script
-def _viterbi(
-    emissions: torch.Tensor,
-    mask: torch.Tensor,
-    start: torch.Tensor,
-    transitions: torch.Tensor,
-    end: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`tagger.model.crf.viterbi`, in TorchScript (a loop ONNX can keep as a loop)."""
-    batch, length = emissions.size(0), emissions.size(1)
-    score = start + emissions[:, 0]  # (B, K)
-    history = torch.zeros(length, batch, emissions.size(2), dtype=torch.long)  # (T, B, K)
-    for t in range(1, length):
-        best, index = (score.unsqueeze(2) + transitions + emissions[:, t].unsqueeze(1)).max(1)
-        score = torch.where(mask[:, t].unsqueeze(1), best, score)
-        history[t] = index
-    best_score, cur = (score + end).max(1)  # (B,), (B,)
-    tags = torch.zeros(length, batch, dtype=torch.long)  # (T, B)
-    for s in range(1, length):
-        t = length - s
-        valid = mask[:, t]
-        prev = history[t].gather(1, cur.unsqueeze(1)).squeeze(1)
-        tags[t] = torch.where(valid, cur, torch.zeros_like(cur))
-        cur = torch.where(valid, prev, cur)
-    tags[0] = cur
-    return tags.t(), best_score
+_viterbi = torch.jit.script(viterbi)  # a loop ONNX keeps as a Loop, not unrolled
 
 
 class Decoder(nn.Module):

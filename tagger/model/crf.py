@@ -79,7 +79,7 @@ def viterbi(
     transitions: torch.Tensor,
     end: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched Viterbi decoding.
+    """Batched Viterbi decoding (TorchScript-compatible: ONNX export scripts it into a loop).
 
     Args:
         emissions: (B, T, K) scores; mask: (B, T) bool, left-aligned, ``mask[:, 0]`` true.
@@ -89,23 +89,24 @@ def viterbi(
         ``(tags, scores)``: (B, T) long best paths (0 where the mask is false) and (B,) their
         scores.
     """
-    batch, length, _ = emissions.shape
+    batch, length, tags_n = emissions.size(0), emissions.size(1), emissions.size(2)
     score = start + emissions[:, 0]  # (B, K)
-    history = []
+    history = torch.zeros(length, batch, tags_n, dtype=torch.long, device=emissions.device)
     for t in range(1, length):
         # (B, K, 1) + (K, K) + (B, 1, K) -> (B, K, K): best previous tag for each next tag
         best, index = (score.unsqueeze(2) + transitions + emissions[:, t].unsqueeze(1)).max(1)
         score = torch.where(mask[:, t].unsqueeze(1), best, score)  # (B, K)
-        history.append(index)  # (B, K)
+        history[t] = index  # (B, K)
     best_score, cur = (score + end).max(1)  # (B,), (B,)
-    tags = torch.zeros(batch, length, dtype=torch.long, device=emissions.device)  # (B, T)
-    for t in range(length - 1, 0, -1):
+    tags = torch.zeros(length, batch, dtype=torch.long, device=emissions.device)  # (T, B)
+    for step in range(1, length):
+        t = length - step
         valid = mask[:, t]  # (B,)
-        prev = history[t - 1].gather(1, cur.unsqueeze(1)).squeeze(1)  # (B,)
-        tags[:, t] = torch.where(valid, cur, 0)
+        prev = history[t].gather(1, cur.unsqueeze(1)).squeeze(1)  # (B,)
+        tags[t] = torch.where(valid, cur, torch.zeros_like(cur))
         cur = torch.where(valid, prev, cur)
-    tags[:, 0] = cur
-    return tags, best_score
+    tags[0] = cur
+    return tags.t(), best_score
 
 
 def nbest_viterbi(

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 PAD, UNK = "<pad>", "<unk>"
@@ -14,6 +15,7 @@ PAD, UNK = "<pad>", "<unk>"
 CASINGS = ("pad", "other", "numeric", "mainly_numeric", "lower", "upper", "title", "has_digit")
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: most lookups are for "the", ",", "."
 def casing(word: str) -> int:
     """Index in :data:`CASINGS` of the word's shape."""
     digits = sum(ch.isdigit() for ch in word)
@@ -49,6 +51,9 @@ class Vocab:
     word_index: dict[str, int] = field(init=False, repr=False)
     char_index: dict[str, int] = field(init=False, repr=False)
     tag_index: dict[str, int] = field(init=False, repr=False)
+    _char_cache: dict[str, list[int]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.word_index = {w: i for i, w in enumerate(self.words)}
@@ -63,7 +68,13 @@ class Vocab:
         return [index.get(key(t), 1) for t in tokens]
 
     def char_ids(self, token: str) -> list[int]:
-        return [self.char_index.get(c, 1) for c in token]
+        """Character ids of ``token`` (memoised: the same tokens come back in every batch)."""
+        ids = self._char_cache.get(token)
+        if ids is None:
+            ids = [self.char_index.get(c, 1) for c in token]
+            if len(self._char_cache) < 1 << 18:
+                self._char_cache[token] = ids
+        return ids
 
     def tag_ids(self, tags: Sequence[str]) -> list[int]:
         """Ids of ``tags`` (model scheme); an unseen tag raises KeyError with its name."""

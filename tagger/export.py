@@ -52,7 +52,8 @@ def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
     tagger = Tagger.load(run_dir)
     network = tagger.network.eval()
     network.embedder.skip_padding = False
-    example = make_batch(tagger.vocab, [["Peter", "Blackburn"], ["EU"]], None, 25)
+    words = [["Peter", "Blackburn"], ["EU"]]
+    example = make_batch(tagger.vocab, words, None, network.max_word_length)
     args = (example.words, example.casing, example.chars, example.lengths)
     dynamic = {"words": {0: "batch", 1: "time"}, "casing": {0: "batch", 1: "time"}}
     dynamic |= {"chars": {0: "batch", 1: "time", 2: "chars"}, "lengths": {0: "batch"}}
@@ -100,19 +101,14 @@ class OnnxTagger(Tagger):
         return cls(Tagger.load(run_dir), session)
 
     def _decode(self, sentences: list[list[str]]) -> list[list[str]]:
-        from tagger.data.batching import bucket_batches, make_batch
+        from tagger.prediction import _batches
 
         out: list[list[str]] = [[] for _ in sentences]
-        lengths = [len(s) for s in sentences]
-        for ids in bucket_batches(lengths, self.batch_size):
-            ids = [i for i in ids if lengths[i]]
-            if not ids:
-                continue
-            batch = make_batch(self.vocab, [sentences[i] for i in ids], None, 25)
+        for ids, batch in _batches(self.network, self.vocab, sentences, self.batch_size):
             feed = {name: getattr(batch, name).numpy() for name in INPUTS}
-            tags, _ = self.session.run(None, feed)
+            tags, _ = self.session.run(None, feed)  # (B, T)
             for row, i in zip(tags.tolist(), ids):
-                out[i] = [self.vocab.tags[t] for t in row[: lengths[i]]]
+                out[i] = [self.vocab.tags[t] for t in row[: len(sentences[i])]]
         return out
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:

@@ -23,7 +23,7 @@ from tagger.model.crf import viterbi
 from tagger.prediction import Tagger
 
 ONNX = "model.onnx"
-INPUTS = ("words", "casing", "chars", "lengths")
+INPUTS = ("words", "casing", "chars", "char_index", "lengths")
 
 
 _viterbi = torch.jit.script(viterbi)  # a loop ONNX keeps as a Loop, not unrolled
@@ -36,10 +36,10 @@ class Decoder(nn.Module):
         super().__init__()
         self.network = network
 
-    def forward(self, words, casing, chars, lengths):  # type: ignore[no-untyped-def]
+    def forward(self, words, casing, chars, char_index, lengths):  # type: ignore[no-untyped-def]
         steps = torch.arange(words.size(1)).unsqueeze(0)  # (1, T)
         mask = steps < lengths.unsqueeze(1)  # (B, T)
-        batch = Batch(words, casing, chars, mask, lengths)
+        batch = Batch(words, casing, chars, char_index, mask, lengths)
         emissions = self.network.emissions(batch)  # (B, T, K)
         return _viterbi(emissions, mask, *self.network.crf.parameters_masked())
 
@@ -51,12 +51,12 @@ def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
 
     tagger = Tagger.load(run_dir)
     network = tagger.network.eval()
-    network.embedder.skip_padding = False
     words = [["Peter", "Blackburn"], ["EU"]]
     example = make_batch(tagger.vocab, words, None, network.max_word_length)
-    args = (example.words, example.casing, example.chars, example.lengths)
+    args = tuple(getattr(example, name) for name in INPUTS)
     dynamic = {"words": {0: "batch", 1: "time"}, "casing": {0: "batch", 1: "time"}}
-    dynamic |= {"chars": {0: "batch", 1: "time", 2: "chars"}, "lengths": {0: "batch"}}
+    dynamic |= {"chars": {0: "types", 1: "chars"}, "char_index": {0: "batch", 1: "time"}}
+    dynamic |= {"lengths": {0: "batch"}}
     dynamic |= {"tags": {0: "batch", 1: "time"}, "scores": {0: "batch"}}
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
@@ -104,7 +104,8 @@ class OnnxTagger(Tagger):
         from tagger.prediction import _batches
 
         out: list[list[str]] = [[] for _ in sentences]
-        for ids, batch in _batches(self.network, self.vocab, sentences, self.batch_size):
+        batches = _batches(self.network, self.vocab, sentences, self.batch_size, shared=False)
+        for ids, batch, _ in batches:
             feed = {name: getattr(batch, name).numpy() for name in INPUTS}
             tags, _ = self.session.run(None, feed)  # (B, T)
             for row, i in zip(tags.tolist(), ids):

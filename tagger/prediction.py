@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from tagger.data.batching import bucket_batches, make_batch
+from tagger.data.batching import Encoded, bucket_batches, make_batch
 from tagger.data.conll import Chunk, format_chunk, guess_format, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
 from tagger.data.vocab import Vocab
@@ -20,16 +20,38 @@ from tagger.runtime import network_device, pick_device
 
 
 def _batches(
-    network: Any, vocab: Vocab, sentences: Sequence[Sequence[str]], batch_size: int
-) -> Iterator[tuple[list[int], Any]]:
-    """(sentence indices, Batch) over the non-empty sentences, similar lengths together."""
+    network: Any,
+    vocab: Vocab,
+    sentences: Sequence[Sequence[str]],
+    batch_size: int,
+    shared: bool = True,
+) -> Iterator[tuple[list[int], Any, torch.Tensor | None]]:
+    """(sentence indices, Batch, character table) over the non-empty sentences, similar lengths
+    together.
+
+    With ``shared``, the character model runs once per distinct word of ``sentences``, shortest
+    words first in chunks (little padding), before the first batch; call it without gradients.
+    Otherwise (``shared=False``) each batch carries its own distinct words and the table is None.
+    """
+    device = network_device(network)
+    encoded = Encoded(vocab, sentences, None, network.max_word_length)
+    table = _char_table(network, encoded, device) if shared else None
     lengths = [len(s) for s in sentences]
     for batch_ids in bucket_batches(lengths, batch_size):
         batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
         if batch_ids:
-            tokens = [sentences[i] for i in batch_ids]
-            batch = make_batch(vocab, tokens, None, network.max_word_length)
-            yield batch_ids, batch.to(network_device(network))
+            yield batch_ids, encoded.batch(batch_ids, shared).to(device), table
+
+
+def _char_table(network: Any, encoded: Encoded, device: torch.device) -> torch.Tensor | None:
+    """(U, F) character vectors of every type of ``encoded``; row 0 (padding) zero."""
+    embedder = network.embedder
+    if embedder.chars is None:
+        return None
+    table = torch.zeros(len(encoded.types), embedder.chars.out_dim, device=device)
+    for rows, chars in encoded.char_chunks():
+        table[rows.to(device)] = embedder.chars(chars.to(device)).to(table.dtype)  # (n, F)
+    return table
 
 
 def decode(
@@ -39,10 +61,11 @@ def decode(
     out: list[list[str]] = [[] for _ in sentences]
     was_training = network.training
     network.eval()
+    names = vocab.tags
     with torch.inference_mode():
-        for batch_ids, batch in _batches(network, vocab, sentences, batch_size):
-            for row, i in zip(network.decode(batch).tolist(), batch_ids):  # (B, T)
-                out[i] = [vocab.tags[t] for t in row[: len(sentences[i])]]
+        for batch_ids, batch, table in _batches(network, vocab, sentences, batch_size):
+            for row, i in zip(network.decode(batch, table).tolist(), batch_ids):  # (B, T)
+                out[i] = [names[t] for t in row[: len(sentences[i])]]
     network.train(was_training)
     return out
 
@@ -70,8 +93,8 @@ def decode_detailed(
     was_training = network.training
     network.eval()
     with torch.no_grad():  # not inference_mode: the marginals take a gradient of log Z
-        for batch_ids, batch in _batches(network, vocab, sentences, batch_size):
-            found = network.decode_nbest(batch, k)
+        for batch_ids, batch, table in _batches(network, vocab, sentences, batch_size):
+            found = network.decode_nbest(batch, k, table)
             best = found["paths"][:, 0]  # (B, T)
             chosen = found["marginals"].gather(2, best.unsqueeze(2)).squeeze(2).tolist()  # (B, T)
             paths, probs = found["paths"].tolist(), found["path_probs"].tolist()  # (B, k, T)
@@ -85,7 +108,6 @@ def decode_detailed(
                 ]
                 out[i] = Decoded(options[0][0], options[0][1], chosen[row][:n], options)
     network.train(was_training)
-    return out
     return out
 
 

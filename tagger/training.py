@@ -22,7 +22,7 @@ from tagger import checkpoint, distributed
 from tagger.archive import build_network, save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config
-from tagger.data.batching import bucket_batches, make_batch
+from tagger.data.batching import Encoded, bucket_batches
 from tagger.data.dataset import load_corpus
 from tagger.data.schemes import TagError, check_tags, convert, detect_scheme, normalize_scheme
 from tagger.data.vectors import load_vectors
@@ -261,6 +261,9 @@ class Loop:
         )
         self.rng = random.Random(t.seed)
         self.lengths = train_set.lengths
+        tokens, tags = train_set.data["tokens"], train_set.data["tags"]
+        model_tags = to_model_tags(tags, vocab.scheme, vocab.model_scheme)
+        self.encoded = Encoded(vocab, tokens, model_tags, cfg.model.max_word_length)
         self.metrics: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
         self.best, self.best_epoch = -1.0, 0
@@ -341,9 +344,7 @@ class Loop:
         return total / max(seen, 1), every
 
     def step(self, ids: list[int]) -> float:
-        rows = self.train_set.data[ids]
-        tags = to_model_tags(rows["tags"], self.vocab.scheme, self.vocab.model_scheme)
-        batch = make_batch(self.vocab, rows["tokens"], tags, self.cfg.model.max_word_length)
+        batch = self.encoded.batch(ids)
         device = network_device(self.network)
         with autocast(device, self.cfg.train.precision):
             loss = self.trainable(

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tagger.config import ModelConfig
-from tagger.data.batching import bucket_batches, make_batch
+from tagger.data.batching import Encoded, bucket_batches, make_batch
 from tagger.data.vocab import build_vocab, casing
 from tagger.errors import TaggerError
 from tagger.model.attention import build_attention
@@ -44,12 +44,19 @@ def network(vocab, char_encoder: str = "cnn", **overrides) -> TaggerNetwork:
     return TaggerNetwork(cfg, len(vocab.words), len(vocab.chars), 12, vocab.tags, "iobes")
 
 
+def _token_chars(batch, b: int, t: int) -> list[int]:
+    """Character ids of token (b, t): its distinct word's row of ``batch.chars``."""
+    return batch.chars[batch.char_index[b, t]].tolist()
+
+
 def test_make_batch_shapes_and_padding(vocab) -> None:
     tokens = [s for s, _ in SENTENCES[:3]]
     tags = [t for _, t in SENTENCES[:3]]
     batch = make_batch(vocab, tokens, tags, max_word_length=10)
+    distinct = {t for s in tokens for t in s}
     assert batch.words.shape == (3, 4) and batch.casing.shape == (3, 4)
-    assert batch.chars.shape == (3, 4, 10)  # capped at max_word_length
+    assert batch.chars.shape == (len(distinct) + 1, 10)  # + the padding word; capped at 10
+    assert batch.char_index.shape == (3, 4)
     assert batch.tags is not None and batch.tags.shape == (3, 4)
     assert batch.lengths.tolist() == [4, 2, 3]
     assert batch.mask.tolist() == [
@@ -58,23 +65,44 @@ def test_make_batch_shapes_and_padding(vocab) -> None:
         [True, True, True, False],
     ]
     # Padding is 0 everywhere the mask is false, non-zero (word/casing/chars) where it is true.
-    for field in (batch.words, batch.casing, batch.tags):
+    for field in (batch.words, batch.casing, batch.tags, batch.char_index):
         assert field[~batch.mask].eq(0).all()
-    assert batch.chars[~batch.mask].eq(0).all()
+    assert batch.chars[0].eq(0).all()  # row 0: the padding word
     assert batch.words[batch.mask].ne(0).all() and batch.casing[batch.mask].ne(0).all()
+    assert batch.char_index[batch.mask].ne(0).all()
     # Ids round trip through the vocab.
     assert batch.words[0].tolist() == vocab.word_ids(tokens[0])
     assert batch.tags[1, :2].tolist() == vocab.tag_ids(["B-PER", "E-PER"])
     assert batch.casing[0].tolist() == [casing(t) for t in tokens[0]]
-    peter = batch.chars[1, 0].tolist()
+    peter = _token_chars(batch, 1, 0)
     assert peter[:5] == vocab.char_ids("Peter") and peter[5:] == [0] * 5
-    long_word = batch.chars[2, 2].tolist()
-    assert long_word == vocab.char_ids(tokens[2][2][:10])
+    assert _token_chars(batch, 2, 2) == vocab.char_ids(tokens[2][2][:10])
+
+
+def test_make_batch_one_row_per_distinct_word(vocab) -> None:
+    batch = make_batch(vocab, [["the", "cat", "the"], ["cat"]], None, max_word_length=25)
+    assert batch.chars.shape == (3, 3)  # padding, "cat", "the"
+    index = batch.char_index
+    assert index[0, 0] == index[0, 2] and index[0, 1] == index[1, 0] and index[0, 0] != index[0, 1]
+
+
+def test_encoded_shared_index_points_at_every_type(vocab) -> None:
+    sentences = [["EU", "rejects", "EU"], ["Peter"], ["rejects", "call"]]
+    encoded = Encoded(vocab, sentences, None, max_word_length=4)
+    batch = encoded.batch([2, 0], shared=True)
+    assert batch.chars is None
+    for b, i in enumerate([2, 0]):
+        for t, token in enumerate(sentences[i]):
+            assert encoded.types[int(batch.char_index[b, t])] == token
+    rows = torch.cat([r for r, _ in encoded.char_chunks(size=2)])
+    assert sorted(rows.tolist()) == list(range(1, len(encoded.types)))  # each type once
+    widths = [chars.shape[1] for _, chars in encoded.char_chunks(size=2)]
+    assert widths == sorted(widths) and max(widths) == 4  # shortest first, capped
 
 
 def test_make_batch_char_width_is_the_longest_word(vocab) -> None:
     batch = make_batch(vocab, [["a", "bcd"], ["ef"]], None, max_word_length=25)
-    assert batch.chars.shape == (2, 2, 3)
+    assert batch.chars.shape == (4, 3)
     assert batch.tags is None
     assert "a" not in vocab.word_index and batch.words[0, 0] == 1  # unseen words: <unk> = 1
 
@@ -82,8 +110,9 @@ def test_make_batch_char_width_is_the_longest_word(vocab) -> None:
 def test_make_batch_unknown_words_and_chars(vocab) -> None:
     batch = make_batch(vocab, [["zzzqqq", "EU"]], None)
     assert batch.words[0].tolist() == [1, vocab.word_index["eu"]]  # lowercased lookup
-    assert batch.chars[0, 0, 0] == vocab.char_index.get("z", 1)
-    assert vocab.char_index.get("q") is None and batch.chars[0, 0, 3] == 1
+    chars = _token_chars(batch, 0, 0)
+    assert chars[0] == vocab.char_index.get("z", 1)
+    assert vocab.char_index.get("q") is None and chars[3] == 1
 
 
 def test_bucket_batches_without_rng_sorted_longest_first() -> None:

@@ -1,11 +1,20 @@
-"""Sentences -> padded tensors, and length-bucketed batch orders."""
+"""Sentences -> padded tensors, and length-bucketed batch orders.
+
+A corpus (or a tagging buffer) is encoded once into flat arrays over its distinct token strings,
+its *types*: a word id, a casing class and the character ids of each type, and a type id for each
+token. A batch is then a few numpy gathers, with no Python loop over tokens, and the character
+model runs once per distinct word of a batch (training) or of a whole buffer (tagging, see
+:meth:`Encoded.char_chunks`) instead of once per token: a CoNLL-2003 tagging buffer has about a
+fifth as many types as tokens.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from tagger.data.vocab import Vocab, casing
@@ -13,11 +22,13 @@ from tagger.data.vocab import Vocab, casing
 
 @dataclass
 class Batch:
-    """One padded batch. B sentences, T the longest sentence, L the longest (capped) word."""
+    """One padded batch. B sentences, T the longest sentence; U distinct words of (capped)
+    length at most L, row 0 of ``chars`` being the empty padding word."""
 
     words: torch.Tensor  # (B, T) long, 0 = padding
     casing: torch.Tensor  # (B, T) long
-    chars: torch.Tensor  # (B, T, L) long
+    chars: torch.Tensor | None  # (U, L) long character ids; None when a shared table serves
+    char_index: torch.Tensor  # (B, T) long: each token's row in chars (or the table); 0 = padding
     mask: torch.Tensor  # (B, T) bool, true on real tokens
     lengths: torch.Tensor  # (B,) long
     tags: torch.Tensor | None = None  # (B, T) long, model tag ids
@@ -27,8 +38,96 @@ class Batch:
         return Batch(**moved)
 
 
-def _pad(rows: list[list[int]], width: int) -> list[list[int]]:
-    return [row + [0] * (width - len(row)) for row in rows]
+class Encoded:
+    """Sentences as flat arrays; :meth:`batch` cuts padded batches out of them.
+
+    Args:
+        vocab: the word, character and tag maps.
+        sentences: token lists; tags: optional model-scheme tags (an unseen tag raises KeyError).
+        max_word_length: words feed only their first N characters to the character model.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        sentences: Sequence[Sequence[str]],
+        tags: Sequence[Sequence[str]] | None = None,
+        max_word_length: int = 25,
+    ) -> None:
+        index: dict[str, int] = {}
+        flat = [index.setdefault(t, len(index) + 1) for s in sentences for t in s]
+        self.types = ["", *index]  # type 0: padding
+        self.type_ids = np.asarray(flat, dtype=np.int64)  # (N,) one per token
+        sizes = np.fromiter((len(s) for s in sentences), np.int64, len(sentences))
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])  # (S + 1,)
+        self.word_ids = np.asarray([0, *vocab.word_ids(self.types[1:])], dtype=np.int64)
+        self.casing = np.asarray([0, *map(casing, self.types[1:])], dtype=np.int64)
+        self.chars, self.char_lengths = _char_matrix(vocab, self.types, max_word_length)
+        self.tag_ids = None
+        if tags is not None:
+            self.tag_ids = np.asarray([i for t in tags for i in vocab.tag_ids(t)], dtype=np.int64)
+
+    def batch(self, ids: Sequence[int], shared: bool = False) -> Batch:
+        """Sentences ``ids`` (none empty) as a :class:`Batch`.
+
+        With ``shared``, ``chars`` is None and ``char_index`` points into the rows of
+        :attr:`chars` (character vectors computed once for every type, see :meth:`char_chunks`);
+        otherwise ``chars`` holds the batch's own distinct words.
+        """
+        rows = np.asarray(ids, dtype=np.int64)
+        starts, lengths = self.offsets[rows], self.offsets[rows + 1] - self.offsets[rows]
+        width = int(lengths.max())
+        mask = np.arange(width) < lengths[:, None]  # (B, T)
+        before = np.cumsum(lengths) - lengths  # tokens of earlier rows
+        tokens = np.arange(int(lengths.sum())) + np.repeat(starts - before, lengths)  # (n,)
+        types = self.type_ids[tokens]  # (n,) in row-major order of the mask's true cells
+        chars = None
+        if shared:
+            index = types
+        else:
+            distinct, inverse = np.unique(types, return_inverse=True)
+            distinct = np.concatenate([[0], distinct])  # row 0: padding
+            index = inverse.reshape(-1) + 1
+            chars = self.chars[distinct, : max(1, int(self.char_lengths[distinct].max()))]
+            chars = torch.from_numpy(np.ascontiguousarray(chars))
+        tags = None if self.tag_ids is None else _padded(self.tag_ids[tokens], mask)
+        return Batch(
+            words=_padded(self.word_ids[types], mask),
+            casing=_padded(self.casing[types], mask),
+            chars=chars,
+            char_index=_padded(index, mask),
+            mask=torch.from_numpy(mask),
+            lengths=torch.from_numpy(lengths),
+            tags=tags,
+        )
+
+    def char_chunks(self, size: int = 1024) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(rows (n,), chars (n, L)) for every type, shortest words first, ``size`` at a time:
+        words of similar length together, so that the character model pads little."""
+        order = np.argsort(self.char_lengths[1:], kind="stable") + 1
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
+            width = max(1, int(self.char_lengths[rows].max()))
+            chars = np.ascontiguousarray(self.chars[rows, :width])
+            yield torch.from_numpy(rows), torch.from_numpy(chars)
+
+
+def _char_matrix(vocab: Vocab, types: list[str], cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Character ids of each type, cut at ``cap`` and zero-padded: (U, L), and lengths (U,)."""
+    ids = [vocab.char_ids(t[:cap]) for t in types]
+    lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+    matrix = np.zeros((len(ids), max(1, int(lengths.max(initial=0)))), dtype=np.int64)
+    rows = np.repeat(np.arange(len(ids)), lengths)
+    columns = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    matrix[rows, columns] = [c for word in ids for c in word]
+    return matrix, lengths
+
+
+def _padded(values: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+    """(B, T) long tensor: ``values`` in the true cells of ``mask`` (row-major), 0 elsewhere."""
+    out = np.zeros(mask.shape, dtype=np.int64)
+    out[mask] = values
+    return torch.from_numpy(out)
 
 
 def make_batch(
@@ -37,22 +136,8 @@ def make_batch(
     tags: Sequence[Sequence[str]] | None = None,
     max_word_length: int = 25,
 ) -> Batch:
-    """Encode sentences (lists of tokens; optional model-scheme tags) into a :class:`Batch`."""
-    lengths = [len(s) for s in tokens]
-    width = max(lengths)
-    chars = min(max(len(t) for s in tokens for t in s), max_word_length)
-    char_rows = [
-        _pad([vocab.char_ids(t[:chars]) for t in s], chars) + [[0] * chars] * (width - len(s))
-        for s in tokens
-    ]
-    return Batch(
-        words=torch.tensor(_pad([vocab.word_ids(s) for s in tokens], width)),
-        casing=torch.tensor(_pad([[casing(t) for t in s] for s in tokens], width)),
-        chars=torch.tensor(char_rows).reshape(len(tokens), width, chars),
-        mask=torch.arange(width).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1),
-        lengths=torch.tensor(lengths),
-        tags=torch.tensor(_pad([vocab.tag_ids(t) for t in tags], width)) if tags else None,
-    )
+    """Encode sentences (lists of tokens; optional model-scheme tags) into one :class:`Batch`."""
+    return Encoded(vocab, tokens, tags, max_word_length).batch(range(len(tokens)))
 
 
 def bucket_batches(

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from tagger.errors import TaggerError
+from tagger.model.dropout import Dropout
 from tagger.model.encoder import BiLSTM
 
 NEG = -1e4  # pre-softmax score of a masked position
@@ -39,7 +40,7 @@ class AttentionLayer(nn.Module):
     def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def residual(self, x: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         return self.norm(x + self.dropout(update))  # (B, T, D)
@@ -141,7 +142,7 @@ class MultiHeadSelfAttention(AttentionLayer):
         if position not in ("none", "absolute", "relative"):
             raise TaggerError("model.attention: position must be none, absolute or relative")
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.attn_dropout = nn.Dropout(dropout)
+        self.attn_dropout = Dropout(dropout)
         self.heads, self.position, self.max_distance = heads, position, max_distance
         if position == "relative":
             self.distance_bias = nn.Embedding(2 * max_distance + 1, heads)

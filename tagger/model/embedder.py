@@ -80,26 +80,29 @@ class Embedder(nn.Module):
         if self.chars is not None:
             char_dim = self.chars.out_dim
         self.word_dropout = cfg.word_dropout
-        self.skip_padding = True
         self.out_dim = word_dim + cfg.casing_dim + char_dim
 
+    def char_table(self, chars: torch.Tensor) -> torch.Tensor | None:
+        """chars (U, L) ids of distinct words, row 0 the padding word -> (U, F) vectors with
+        row 0 zero; None without a character model."""
+        if self.chars is None:
+            return None
+        vectors = self.chars(chars)  # (U, F)
+        return torch.cat([torch.zeros_like(vectors[:1]), vectors[1:]])  # padding row: zeros
+
     def forward(
-        self, words: torch.Tensor, casing: torch.Tensor, chars: torch.Tensor
+        self,
+        words: torch.Tensor,
+        casing: torch.Tensor,
+        char_index: torch.Tensor,
+        char_table: torch.Tensor | None,
     ) -> torch.Tensor:
-        """words, casing (B, T); chars (B, T, L) -> (B, T, out_dim)."""
+        """words, casing, char_index (B, T); char_table (U, F) rows picked by char_index
+        -> (B, T, out_dim)."""
         if self.training and self.word_dropout > 0:
             drop = torch.rand(words.shape, device=words.device) < self.word_dropout
             words = words.masked_fill(drop & (words > 0), 1)  # (B, T): some words become <unk>
         parts = [self.words(words), self.casing(casing)]  # (B, T, W), (B, T, C)
-        if self.chars is not None:
-            batch, length, width = chars.shape
-            flat = chars.reshape(batch * length, width)  # (B*T, L)
-            if self.skip_padding:
-                real = flat[:, 0] != 0  # (B*T,): skip padding tokens
-                encoded = self.chars(flat[real])  # (N, F)
-                out = encoded.new_zeros(batch * length, encoded.size(1))
-                out = out.index_put((real,), encoded)  # (B*T, F)
-            else:  # static shapes (ONNX export); padding tokens never reach real ones
-                out = self.chars(flat)  # (B*T, F)
-            parts.append(out.reshape(batch, length, -1))  # (B, T, F)
+        if char_table is not None:
+            parts.append(nn.functional.embedding(char_index, char_table))  # (B, T, F)
         return torch.cat(parts, dim=-1)

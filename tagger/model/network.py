@@ -10,6 +10,7 @@ from tagger.data.batching import Batch
 from tagger.data.schemes import allowed_transitions
 from tagger.model.attention import LabelAttention, build_attention
 from tagger.model.crf import ConstrainedCRF, marginals, nbest_viterbi
+from tagger.model.dropout import Dropout
 from tagger.model.embedder import Embedder
 from tagger.model.encoder import BiLSTM
 
@@ -39,7 +40,7 @@ class TaggerNetwork(nn.Module):
         super().__init__()
         self.max_word_length = cfg.max_word_length
         self.embedder = Embedder(cfg, n_words, n_chars, word_dim, pretrained, freeze_words)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.lstm = BiLSTM(self.embedder.out_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         size = self.lstm.out_dim
         self.attention = build_attention(cfg.attention, size, tags=len(labels))
@@ -48,9 +49,18 @@ class TaggerNetwork(nn.Module):
         allowed = allowed_transitions(labels, scheme) if constrain else None
         self.crf = ConstrainedCRF(len(labels), allowed)
 
-    def encode(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Token states (B, T, 2H) and each attention layer's weights (None while training)."""
-        x = self.dropout(self.embedder(batch.words, batch.casing, batch.chars))  # (B, T, E)
+    def encode(
+        self, batch: Batch, char_table: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Token states (B, T, 2H) and each attention layer's weights (None while training).
+
+        ``char_table`` (U, F): character vectors computed ahead for the rows ``batch.char_index``
+        points at (tagging computes them once per buffer); by default from ``batch.chars``.
+        """
+        if char_table is None and batch.chars is not None:
+            char_table = self.embedder.char_table(batch.chars)  # (U, F)
+        x = self.embedder(batch.words, batch.casing, batch.char_index, char_table)  # (B, T, E)
+        x = self.dropout(x)
         x = self.lstm(x, batch.lengths)  # (B, T, 2H)
         weights = []
         for layer in self.attention:
@@ -58,10 +68,10 @@ class TaggerNetwork(nn.Module):
             weights.append(w)
         return self.dropout(x), weights
 
-    def emissions(self, batch: Batch) -> torch.Tensor:
+    def emissions(self, batch: Batch, char_table: torch.Tensor | None = None) -> torch.Tensor:
         """Emission scores (B, T, K); a last label-attention layer over the K tags adds its
         attention logits (the label-attention network's prediction) to them."""
-        scores = self.emit(self.encode(batch)[0])  # (B, T, K)
+        scores = self.emit(self.encode(batch, char_table)[0])  # (B, T, K)
         last = self.attention[-1] if len(self.attention) else None
         if isinstance(last, LabelAttention) and last.logits.size(-1) == scores.size(-1):
             scores = scores + last.logits
@@ -75,18 +85,20 @@ class TaggerNetwork(nn.Module):
         """Mean negative log-likelihood of the gold tags (``batch.tags`` required)."""
         return self.crf.neg_log_likelihood(self.emissions(batch), batch.tags, batch.mask)
 
-    def decode(self, batch: Batch) -> torch.Tensor:
+    def decode(self, batch: Batch, char_table: torch.Tensor | None = None) -> torch.Tensor:
         """Best tag ids (B, T) by batched Viterbi; 0 past each sentence's end."""
-        return self.crf.viterbi(self.emissions(batch), batch.mask)
+        return self.crf.viterbi(self.emissions(batch, char_table), batch.mask)
 
-    def decode_nbest(self, batch: Batch, k: int = 1) -> dict[str, torch.Tensor]:
+    def decode_nbest(
+        self, batch: Batch, k: int = 1, char_table: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """The k best paths with their probabilities, and token marginals.
 
         Returns ``paths`` (B, k, T), ``path_probs`` (B, k) = p(path | x), ``real`` (B, k)
         (false where a sentence has fewer than k paths) and ``marginals`` (B, T, K) =
         p(y_t = j | x) by forward-backward.
         """
-        emissions = self.emissions(batch)  # (B, T, K)
+        emissions = self.emissions(batch, char_table)  # (B, T, K)
         params = self.crf.parameters_masked()
         paths, scores = nbest_viterbi(emissions, batch.mask, *params, k)  # (B, k, T), (B, k)
         probs, log_z = marginals(emissions, batch.mask, *params)  # (B, T, K), (B,)

@@ -162,19 +162,33 @@ def check_output(source: Path, target: Path) -> dict[str, Any]:
     return {"lines": lines, "tokens": tokens, "order_kept": True}
 
 
-def measure(model: Path, path: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    model: Path, path: Path, work: Path, args: argparse.Namespace, startup: float = 0.0
+) -> dict[str, Any]:
     target = work / f"{path.stem}.pred"
     print(f"  tagging {path.name} ({path.stat().st_size / 2**20:,.0f} MB) ...", flush=True)
     result = run_predict(model, path, target, args.threads, args.workers)
     result.update(check_output(path, target))
     result["bytes"] = path.stat().st_size
     result["tokens_per_s"] = result["tokens"] / result["wall_s"]
+    result["tagging_s"] = max(result["wall_s"] - startup, 1e-9)
+    result["tagging_tokens_per_s"] = result["tokens"] / result["tagging_s"]
     target.unlink()
     print(
         f"    {result['tokens']:,} tokens in {result['wall_s']:.1f} s = "
-        f"{result['tokens_per_s']:,.0f} tok/s, peak RSS {result['peak_rss_mb']:,.0f} MB"
+        f"{result['tokens_per_s']:,.0f} tok/s ({result['tagging_tokens_per_s']:,.0f} after "
+        f"start-up), peak RSS {result['peak_rss_mb']:,.0f} MB"
     )
     return result
+
+
+def measure_startup(model: Path, source: Path, work: Path, args: argparse.Namespace) -> float:
+    """Wall seconds of ``tagger predict`` on the first sentence of ``source`` (best of 3)."""
+    first = source.read_text(encoding="utf-8").split("\n\n")[1] + "\n\n"  # after -DOCSTART-
+    path = work / "one-sentence.txt"
+    path.write_text(first, encoding="utf-8")
+    walls = [run_predict(model, path, work / "one.pred", args.threads, 1)["wall_s"] for _ in "abc"]
+    return min(walls)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -185,15 +199,19 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"`tagger predict` with {report['threads']} thread(s), {report['workers']} worker(s); "
         "files built from whole copies of CoNLL-2003 test.txt. Wall time includes start-up and "
-        "model loading. Peak RSS: the process tree, sampled every 0.2 s.",
+        f"model loading; start-up ({report['startup_s']:.2f} s: `tagger predict` on a "
+        "one-sentence file) is subtracted for the tagging rate. Peak RSS: the process tree, "
+        "sampled every 0.2 s.",
         "",
-        "| file | MB | tokens | wall s | tok/s | peak RSS MB | progress updates | order kept |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| file | MB | tokens | wall s | tok/s (wall) | tok/s (tagging) | peak RSS MB | "
+        "progress updates | order kept |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in report["runs"].items():
         lines.append(
             f"| {name} | {r['bytes'] / 2**20:,.0f} | {r['tokens']:,} | {r['wall_s']:,.1f} | "
-            f"{r['tokens_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['progress_updates']:,} | "
+            f"{r['tokens_per_s']:,.0f} | {r['tagging_tokens_per_s']:,.0f} | "
+            f"{r['peak_rss_mb']:,.0f} | {r['progress_updates']:,} | "
             f"{'yes' if r['order_kept'] else 'NO'} |"
         )
     lines += ["", f"- Machine: {report['machine']}; load average at start {report['load']:.2f}"]
@@ -208,19 +226,18 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0]
     try:
         model = Path(args.model) if args.model else make_model(data, work, args.threads)
-        runs = {"test.txt": measure(model, data / "test.txt", work, args)}
+        startup = measure_startup(model, data / "test.txt", work, args)
+        runs = {"test.txt": measure(model, data / "test.txt", work, args, startup)}
         for size in args.sizes_mb:
             path = work / f"big-{size:g}MB.txt"
             build_file(data / "test.txt", path, size)
-            runs[path.name] = measure(model, path, work, args)
+            runs[path.name] = measure(model, path, work, args, startup)
             path.unlink()
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    cpu = next(
-        (x.split(":", 1)[1].strip() for x in open("/proc/cpuinfo") if x.startswith("model name")),
-        "unknown CPU",
-    )
+    info = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((x.split(":", 1)[1].strip() for x in info if x.startswith("model name")), "CPU")
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "command": "python bench/bigfile.py " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -228,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         "workers": args.workers,
         "machine": f"{cpu}, {os.cpu_count()} logical CPUs",
         "load": load,
+        "startup_s": startup,
         "runs": runs,
     }
     folder = Path(args.output)

@@ -203,6 +203,43 @@ def test_padded_batch_equals_each_sentence_alone(vocab, char_encoder: str) -> No
     assert len(distinct) > 1
 
 
+@pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])
+def test_shared_char_table_equals_per_batch_chars(vocab, char_encoder: str) -> None:
+    """Tagging computes character vectors once per distinct word of a buffer; the emissions
+    match those of batches carrying their own words."""
+    from tagger.prediction import _batches
+
+    net = network(vocab, char_encoder).eval()
+    tokens = [s for s, _ in SENTENCES] + [["EU", "x", "Peter"], []]
+    with torch.no_grad():
+        shared = list(_batches(net, vocab, tokens, 2, shared=True))
+        local = list(_batches(net, vocab, tokens, 2, shared=False))
+        assert [ids for ids, _, _ in shared] == [ids for ids, _, _ in local]
+        assert all(table is None for _, _, table in local)
+        table = shared[0][2]
+        assert table is not None and table.shape[0] == 1 + len({t for s in tokens for t in s})
+        assert table[0].eq(0).all()  # the padding row
+        for (_, a, table_a), (_, b, _) in zip(shared, local):
+            assert a.chars is None and b.chars is not None
+            expected = net.emissions(b)
+            assert torch.allclose(net.emissions(a, table_a), expected, atol=1e-5)
+
+
+def test_dropout_keeps_the_expected_share_and_scales() -> None:
+    from tagger.model.dropout import Dropout
+
+    layer = Dropout(0.3)
+    x = torch.ones(200_000)
+    torch.manual_seed(0)
+    y = layer(x)
+    kept = y.ne(0)
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    assert torch.equal(layer.eval()(x), x)  # identity when not training
+    with pytest.raises(ValueError):
+        Dropout(1.0)
+
+
 def test_constraints_follow_the_scheme(vocab) -> None:
     net = network(vocab)
     o, i_per = vocab.tags.index("O"), vocab.tags.index("E-PER")

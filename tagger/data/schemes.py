@@ -204,6 +204,8 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
         if source == target:
             return list(tags)
         raise ValueError(f"cannot convert tags from scheme {source} to scheme {target}")
+    if all(t == "O" for t in tags):
+        return list(tags)  # no entity: the same in every scheme (most sentences of a corpus)
     check_tags(tags, source)
     return encode_spans(get_spans(tags, source), len(tags), target)
 

@@ -185,6 +185,32 @@ def test_get_spans_matches_conlleval_on_all_short_sequences() -> None:
             assert get_spans(bilou, "bilou") == expected, bilou
 
 
+def test_fast_iobes_path_agrees_with_conlleval_rules_on_all_short_sequences() -> None:
+    # convert() reads valid IOBES/BILOU in one pass and falls back to get_spans otherwise: on
+    # every sequence of up to 5 tags the fast reading, when it accepts, gives get_spans' spans,
+    # and it accepts exactly the valid sequences (those with no disallowed transition).
+    from tagger.data.schemes import _valid_iobes_spans
+
+    labels = ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "E-B", "S-B"]
+    start, pairs, end = allowed_transitions(labels, "iobes")
+    accepted = 0
+    for n in range(6):
+        for seq in itertools.product(labels, repeat=n):
+            fast = _valid_iobes_spans(seq)
+            index = [labels.index(t) for t in seq]
+            valid = (
+                not seq
+                or start[index[0]]
+                and end[index[-1]]
+                and all(pairs[a][b] for a, b in itertools.pairwise(index))
+            )
+            assert (fast is not None) == bool(valid), seq
+            if fast is not None:
+                accepted += 1
+                assert fast == get_spans(seq, "iobes"), seq
+    assert accepted > 100
+
+
 # --- detect_scheme --------------------------------------------------------------------------
 
 

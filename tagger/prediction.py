@@ -309,15 +309,18 @@ class Tagger:
 
             buffer = 2048 if workers == 1 else 256  # smaller shards keep every worker busy
             tagged = self.tag_chunks(chunks, buffer, nbest if jsonl else None, workers)
-            with Progress(f"tagging {source}", None, enabled=progress) as bar:
+            size = _plain_file_size(source)  # the bar shows MB done of MB when it is known
+            bar = Progress(f"tagging {source}", size, enabled=progress, in_bytes=size is not None)
+            with bar:
                 for chunk, result in tagged:
+                    if progress:  # characters + line ends: the bytes of an ASCII file
+                        read = sum(map(len, chunk.lines)) + len(chunk.lines)
+                        bar.advance(read if size else 1, tokens=count[0])
                     if result is None:
                         if not jsonl:
                             yield from format_chunk(chunk, None, fmt, tag_column, data.tag_field)
                         continue
-                    size = len(result.tokens if jsonl else result)
-                    count[0] += size
-                    bar.advance(tokens=count[0])
+                    count[0] += len(result.tokens if jsonl else result)
                     if jsonl:
                         yield json.dumps(result.to_dict(), ensure_ascii=False)
                     else:
@@ -370,6 +373,14 @@ class Tagger:
         columns = (data.tag_column, data.tag_field, data.token_column)
         tokens, gold, _ = read_tag_sequences(path, fmt, *columns)
         return score(gold, self.tag(tokens), self.vocab.scheme, confusion)
+
+
+def _plain_file_size(source: str) -> int | None:
+    """Bytes of an uncompressed regular file; None for stdin, gzip and anything else."""
+    path = Path(source)
+    if source == "-" or source.endswith(".gz") or not path.is_file():
+        return None
+    return path.stat().st_size
 
 
 def _groups(chunks: Iterable[Chunk], buffer: int) -> Iterator[list[Chunk]]:

@@ -7,10 +7,15 @@ from typing import Any
 
 
 class Progress:
-    """``with Progress("epoch 1", total) as bar: bar.advance(loss=.., tokens=..)``."""
+    """``with Progress("epoch 1", total) as bar: bar.advance(loss=.., tokens=..)``.
 
-    def __init__(self, label: str, total: int | None, enabled: bool = True) -> None:
-        self.label, self.total, self.enabled = label, total, enabled
+    ``total`` counts steps (batches), or bytes with ``in_bytes`` (shown as MB done of MB).
+    """
+
+    def __init__(
+        self, label: str, total: int | None, enabled: bool = True, in_bytes: bool = False
+    ) -> None:
+        self.label, self.total, self.enabled, self.in_bytes = label, total, enabled, in_bytes
         self._bar: Any = None
         self._task: Any = None
         self._start = time.perf_counter()
@@ -18,13 +23,19 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
             from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
+                DownloadColumn() if self.in_bytes else MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[info]}"),
                 console=Console(stderr=True),

@@ -124,6 +124,34 @@ def test_predict_gives_spans(trained) -> None:
     assert as_text.to_dict()["spans"] == [vars(s) for s in results[0].spans]
 
 
+def test_tag_file_progress_bar_counts_bytes(trained, tmp_path: Path, monkeypatch) -> None:
+    """With progress on, the bar's total is the file size and it ends at the bytes read (the
+    data is ASCII); the output is the same as without the bar."""
+    from tagger import progress
+
+    seen: list[tuple[int | None, int]] = []
+
+    class Recorder(progress.Progress):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.enabled, self.done = False, 0  # record without drawing
+
+        def advance(self, steps: int = 1, **_kw) -> None:
+            self.done += steps
+
+        def __exit__(self, *exc: object) -> None:
+            seen.append((self.total, self.done))
+
+    monkeypatch.setattr(progress, "Progress", Recorder)
+    tagger = Tagger.load(trained["run"])
+    data = trained["data"]
+    tagger.tag_file(str(data), str(tmp_path / "a.txt"), progress=True)
+    tagger.tag_file(str(data), str(tmp_path / "b.txt"), progress=False)
+    size = data.stat().st_size
+    assert seen[0] == (size, size)
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
+
+
 def test_predict_empty_sentence(trained) -> None:
     tagger = Tagger.load(trained["run"])
     results = tagger.predict(["", "New York"])

@@ -234,7 +234,7 @@ class Tagger:
     def tag_chunks(
         self,
         chunks: Iterable[Chunk],
-        buffer: int = 2048,
+        buffer: int = 8192,
         nbest: int | None = None,
         workers: int = 1,
     ) -> Iterator[tuple[Chunk, Any]]:
@@ -307,7 +307,7 @@ class Tagger:
         def lines() -> Iterator[str]:
             from tagger.progress import Progress
 
-            buffer = 2048 if workers == 1 else 256  # smaller shards keep every worker busy
+            buffer = 8192 if workers == 1 else 256  # smaller shards keep every worker busy
             tagged = self.tag_chunks(chunks, buffer, nbest if jsonl else None, workers)
             size = _plain_file_size(source)  # the bar shows MB done of MB when it is known
             bar = Progress(f"tagging {source}", size, enabled=progress, in_bytes=size is not None)

@@ -557,9 +557,14 @@ def _write_stream(binary: BinaryIO, lines: Iterable[str], gz_name: str | None) -
         target = gzip.GzipFile(filename=gz_name, mode="wb", fileobj=binary, mtime=0)  # type: ignore[assignment]
     text = io.TextIOWrapper(target, encoding="utf-8", newline="\n")
     try:
+        pending: list[str] = []
         for line in lines:
-            text.write(line)
-            text.write("\n")
+            pending.append(line)
+            if len(pending) >= 4096:  # one write call per 4096 lines
+                text.write("\n".join(pending) + "\n")
+                pending.clear()
+        if pending:
+            text.write("\n".join(pending) + "\n")
         text.flush()
     finally:
         text.detach()

@@ -56,7 +56,7 @@ def make_model(data: Path, work: Path, threads: int) -> Path:
 
     stats = speed.prepare_data(speed.parse_args(["--data", str(data)]), work)
     model = work / "model"
-    speed.worker_tagger_train({"threads": threads, "data": stats, "model": str(model)})
+    speed.worker_tagger_train({"threads": threads, "data": stats, "model": str(model), "repeat": 1})
     return model
 
 

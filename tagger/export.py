@@ -51,6 +51,8 @@ def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
 
     tagger = Tagger.load(run_dir)
     network = tagger.network.eval()
+    if network.document_level:
+        raise TaggerError("models with document-level attention cannot be exported to ONNX yet")
     words = [["Peter", "Blackburn"], ["EU"]]
     example = make_batch(tagger.vocab, words, None, network.max_word_length)
     args = tuple(getattr(example, name) for name in INPUTS)
@@ -100,7 +102,7 @@ class OnnxTagger(Tagger):
         session = onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])
         return cls(Tagger.load(run_dir), session)
 
-    def _decode(self, sentences: list[list[str]]) -> list[list[str]]:
+    def _decode(self, sentences: list[list[str]], docs: list[int] | None = None) -> list[list[str]]:
         from tagger.prediction import _batches
 
         out: list[list[str]] = [[] for _ in sentences]

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from tagger.data.batching import Encoded, bucket_batches, make_batch
+from tagger.data.batching import Encoded, bucket_batches, document_batches, make_batch
 from tagger.data.conll import Chunk, format_chunk, guess_format, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
 from tagger.data.vocab import Vocab
@@ -25,19 +25,25 @@ def _batches(
     sentences: Sequence[Sequence[str]],
     batch_size: int,
     shared: bool = True,
+    docs: Sequence[int] | None = None,
 ) -> Iterator[tuple[list[int], Any, torch.Tensor | None]]:
     """(sentence indices, Batch, character table) over the non-empty sentences, similar lengths
-    together.
+    together (whole documents together, for a network with document-level attention and
+    ``docs``, each sentence's document id).
 
     With ``shared``, the character model runs once per distinct word of ``sentences``, shortest
     words first in chunks (little padding), before the first batch; call it without gradients.
     Otherwise (``shared=False``) each batch carries its own distinct words and the table is None.
     """
     device = network_device(network)
-    encoded = Encoded(vocab, sentences, None, network.max_word_length)
+    encoded = Encoded(vocab, sentences, None, network.max_word_length, docs)
     table = _char_table(network, encoded, device) if shared else None
     lengths = [len(s) for s in sentences]
-    for batch_ids in bucket_batches(lengths, batch_size):
+    whole_docs = docs is not None and network.document_level
+    order = (
+        document_batches(docs, batch_size) if whole_docs else bucket_batches(lengths, batch_size)
+    )
+    for batch_ids in order:
         batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
         if batch_ids:
             yield batch_ids, encoded.batch(batch_ids, shared).to(device), table
@@ -55,15 +61,20 @@ def _char_table(network: Any, encoded: Encoded, device: torch.device) -> torch.T
 
 
 def decode(
-    network: Any, vocab: Vocab, sentences: Sequence[Sequence[str]], batch_size: int = 256
+    network: Any,
+    vocab: Vocab,
+    sentences: Sequence[Sequence[str]],
+    batch_size: int = 256,
+    docs: Sequence[int] | None = None,
 ) -> list[list[str]]:
-    """Model-scheme tags for each token list, in input order (batched by similar length)."""
+    """Model-scheme tags for each token list, in input order (batched by similar length).
+    ``docs``: each sentence's document id, for document-level attention."""
     out: list[list[str]] = [[] for _ in sentences]
     was_training = network.training
     network.eval()
     names = vocab.tags
     with torch.inference_mode():
-        for batch_ids, batch, table in _batches(network, vocab, sentences, batch_size):
+        for batch_ids, batch, table in _batches(network, vocab, sentences, batch_size, docs=docs):
             for row, i in zip(network.decode(batch, table).tolist(), batch_ids):  # (B, T)
                 out[i] = [names[t] for t in row[: len(sentences[i])]]
     network.train(was_training)
@@ -87,13 +98,14 @@ def decode_detailed(
     sentences: Sequence[Sequence[str]],
     k: int = 1,
     batch_size: int = 256,
+    docs: Sequence[int] | None = None,
 ) -> list[Decoded]:
     """Like :func:`decode`, with probabilities, token marginals and the ``k`` best paths."""
     out = [Decoded([], 1.0, [], []) for _ in sentences]
     was_training = network.training
     network.eval()
     with torch.no_grad():  # not inference_mode: the marginals take a gradient of log Z
-        for batch_ids, batch, table in _batches(network, vocab, sentences, batch_size):
+        for batch_ids, batch, table in _batches(network, vocab, sentences, batch_size, docs=docs):
             found = network.decode_nbest(batch, k, table)
             best = found["paths"][:, 0]  # (B, T)
             chosen = found["marginals"].gather(2, best.unsqueeze(2)).squeeze(2).tolist()  # (B, T)
@@ -174,27 +186,34 @@ class Tagger:
         source, target = self.vocab.model_scheme, self.vocab.scheme
         return tags if source in (target, "none") else convert(tags, source, target)
 
-    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Tags for each token list, in the scheme of the model's training files."""
-        return [self._to_output(t) for t in self._decode(sentences)]
+    def tag(
+        self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None
+    ) -> list[list[str]]:
+        """Tags for each token list, in the scheme of the model's training files. ``docs``:
+        each sentence's document id (used by document-level attention; default: none)."""
+        return [self._to_output(t) for t in self._decode(sentences, docs)]
 
-    def _decode(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    def _decode(
+        self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None
+    ) -> list[list[str]]:
         """Model-scheme tags (the ONNX runtime tagger replaces this)."""
-        return decode(self.network, self.vocab, sentences, self.batch_size)
+        return decode(self.network, self.vocab, sentences, self.batch_size, docs)
 
     def predict(
         self,
         texts: Sequence[str] | Sequence[Sequence[str]],
         tokenized: bool = False,
         nbest: int = 1,
+        docs: Sequence[int] | None = None,
     ) -> list[TaggedSentence]:
         """Tag strings (split on whitespace) or, with ``tokenized``, token lists.
 
         Each result has tags, spans with confidences, token marginals, the probability of the
         best path and, with ``nbest`` > 1, the best ``nbest`` paths with their probabilities.
+        ``docs``: each text's document id, for document-level attention.
         """
         sentences = [list(t) if tokenized else str(t).split() for t in texts]
-        found = decode_detailed(self.network, self.vocab, sentences, nbest, self.batch_size)
+        found = decode_detailed(self.network, self.vocab, sentences, nbest, self.batch_size, docs)
         return [self._tagged(s, d, nbest > 1) for s, d in zip(sentences, found)]
 
     def _tagged(self, tokens: list[str], found: Decoded, alternatives: bool) -> TaggedSentence:
@@ -244,19 +263,19 @@ class Tagger:
         ``(chunk, TaggedSentence)`` instead. With ``workers`` > 1, buffers are tagged in that
         many processes, at most ``2 * workers`` buffers in flight, so memory stays bounded.
         """
-        groups = _groups(chunks, buffer)
+        groups = _groups(chunks, buffer, self.network.document_level)
         if workers <= 1:
             for group in groups:
-                yield from _attach(group, self._results(_sentences(group), nbest))
+                yield from _attach(group, self._results(*_sentences(group), nbest))
             return
         yield from self._parallel(groups, nbest, workers)
 
-    def _results(self, sentences: list[list[str]], nbest: int | None) -> list[Any]:
+    def _results(self, sentences: list[list[str]], docs: list[int], nbest: int | None) -> list[Any]:
         if not sentences:
             return []
         if nbest is None:
-            return self.tag(sentences)
-        return self.predict(sentences, tokenized=True, nbest=nbest)
+            return self.tag(sentences, docs)
+        return self.predict(sentences, tokenized=True, nbest=nbest, docs=docs)
 
     def _parallel(
         self, groups: Iterator[list[Chunk]], nbest: int | None, workers: int
@@ -271,7 +290,8 @@ class Tagger:
         with context.Pool(workers, initializer=_worker_init, initargs=init) as pool:
             window: deque[tuple[list[Chunk], Any]] = deque()
             for group in groups:
-                window.append((group, pool.apply_async(_worker_tag, (_sentences(group), nbest))))
+                job = pool.apply_async(_worker_tag, (*_sentences(group), nbest))
+                window.append((group, job))
                 if len(window) >= 2 * workers:
                     done, result = window.popleft()
                     yield from _attach(done, result.get())
@@ -383,22 +403,30 @@ def _plain_file_size(source: str) -> int | None:
     return path.stat().st_size
 
 
-def _groups(chunks: Iterable[Chunk], buffer: int) -> Iterator[list[Chunk]]:
-    """Consecutive chunks holding about ``buffer`` sentences each."""
+def _groups(
+    chunks: Iterable[Chunk], buffer: int, whole_docs: bool = False
+) -> Iterator[list[Chunk]]:
+    """Consecutive chunks holding about ``buffer`` sentences each; with ``whole_docs`` cut
+    between documents (but always by ``2 * buffer`` sentences, so memory stays bounded)."""
     pending: list[Chunk] = []
-    count = 0
+    count, last_doc = 0, None
     for chunk in chunks:
+        sentence = chunk.sentence
+        if sentence is not None:
+            new_doc = sentence.doc != last_doc
+            if count >= buffer and (not whole_docs or new_doc or count >= 2 * buffer):
+                yield pending
+                pending, count = [], 0
+            count, last_doc = count + 1, sentence.doc
         pending.append(chunk)
-        count += chunk.sentence is not None
-        if count >= buffer:
-            yield pending
-            pending, count = [], 0
     if pending:
         yield pending
 
 
-def _sentences(group: list[Chunk]) -> list[list[str]]:
-    return [c.sentence.tokens for c in group if c.sentence is not None]
+def _sentences(group: list[Chunk]) -> tuple[list[list[str]], list[int]]:
+    """The tokens and document ids of the group's sentences."""
+    found = [c.sentence for c in group if c.sentence is not None]
+    return [s.tokens for s in found], [s.doc for s in found]
 
 
 def _attach(group: list[Chunk], results: list[Any]) -> Iterator[tuple[Chunk, Any]]:
@@ -421,6 +449,6 @@ def _worker_init(run_dir: str, threads: int, slots: Any) -> None:
     _WORKER = Tagger.load(run_dir, device=f"cuda:{slot % gpus}" if gpus else "cpu")
 
 
-def _worker_tag(sentences: list[list[str]], nbest: int | None) -> list[Any]:
+def _worker_tag(sentences: list[list[str]], docs: list[int], nbest: int | None) -> list[Any]:
     assert _WORKER is not None
-    return _WORKER._results(sentences, nbest)
+    return _WORKER._results(sentences, docs, nbest)

@@ -22,7 +22,7 @@ from tagger import checkpoint, distributed
 from tagger.archive import build_network, save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config
-from tagger.data.batching import Encoded, bucket_batches
+from tagger.data.batching import Encoded, bucket_batches, document_batches
 from tagger.data.dataset import load_corpus
 from tagger.data.schemes import TagError, check_tags, convert, detect_scheme, normalize_scheme
 from tagger.data.vectors import load_vectors
@@ -141,9 +141,9 @@ def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimiz
 
 def evaluate_split(network: Any, vocab: Vocab, corpus: Corpus) -> dict[str, Any]:
     """Decode a split and score it in the model's scheme."""
-    tokens = corpus.data["tokens"]
+    tokens, docs = corpus.data["tokens"], corpus.data["doc"]
     gold = to_model_tags(corpus.data["tags"], vocab.scheme, vocab.model_scheme)
-    return score(gold, decode(network, vocab, tokens), vocab.model_scheme)
+    return score(gold, decode(network, vocab, tokens, docs=docs), vocab.model_scheme)
 
 
 def headline(report: dict[str, Any]) -> float:
@@ -263,7 +263,8 @@ class Loop:
         self.lengths = train_set.lengths
         tokens, tags = train_set.data["tokens"], train_set.data["tags"]
         model_tags = to_model_tags(tags, vocab.scheme, vocab.model_scheme)
-        self.encoded = Encoded(vocab, tokens, model_tags, cfg.model.max_word_length)
+        self.docs = train_set.data["doc"]
+        self.encoded = Encoded(vocab, tokens, model_tags, cfg.model.max_word_length, self.docs)
         self.metrics: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
         self.best, self.best_epoch = -1.0, 0
@@ -327,7 +328,11 @@ class Loop:
         from tagger.progress import Progress
 
         t, world = self.cfg.train, self.world
-        batches = bucket_batches(self.lengths, t.batch_size * world.size, self.rng)
+        size = t.batch_size * world.size
+        if self.network.document_level:  # attention across a document's sentences
+            batches = document_batches(self.docs, size, self.rng)
+        else:
+            batches = bucket_batches(self.lengths, size, self.rng)
         batches = [ids for ids in batches if len(ids) >= world.size]
         every = sum(self.lengths[i] for ids in batches for i in ids)  # all ranks' tokens
         batches = [world.shard(ids) for ids in batches]

@@ -14,6 +14,7 @@ from tagger.training import train
 
 VARIANTS = {
     "global": [{"type": "global", "size": 8}],
+    "global-document": [{"type": "global", "size": 8, "scope": "document"}],
     "local": [{"type": "local", "window": 2}],
     "local-plain": [{"type": "local", "window": 1, "gaussian": False}],
     "multihead": [{"type": "multihead", "heads": 2}],
@@ -98,6 +99,8 @@ def test_bad_specs_are_clear_errors():
         build_attention([{"type": "sparse"}], 8)
     with pytest.raises(TaggerError, match=r"attention\[0\]"):
         build_attention([{"type": "local", "widow": 3}], 8)
+    with pytest.raises(TaggerError, match="scope"):
+        build_attention([{"type": "global", "scope": "paragraph"}], 8)
     assert set(LAYERS) == {"global", "local", "multihead", "label", "bilstm"}
 
 

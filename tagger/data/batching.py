@@ -32,6 +32,7 @@ class Batch:
     mask: torch.Tensor  # (B, T) bool, true on real tokens
     lengths: torch.Tensor  # (B,) long
     tags: torch.Tensor | None = None  # (B, T) long, model tag ids
+    docs: torch.Tensor | None = None  # (B,) long, each sentence's document id (when known)
 
     def to(self, device: torch.device | str) -> Batch:
         moved = {k: (v.to(device) if v is not None else None) for k, v in vars(self).items()}
@@ -45,6 +46,7 @@ class Encoded:
         vocab: the word, character and tag maps.
         sentences: token lists; tags: optional model-scheme tags (an unseen tag raises KeyError).
         max_word_length: words feed only their first N characters to the character model.
+        docs: optional document id of each sentence (for document-level attention).
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class Encoded:
         sentences: Sequence[Sequence[str]],
         tags: Sequence[Sequence[str]] | None = None,
         max_word_length: int = 25,
+        docs: Sequence[int] | None = None,
     ) -> None:
         index: dict[str, int] = {}
         flat = [index.setdefault(t, len(index) + 1) for s in sentences for t in s]
@@ -63,6 +66,7 @@ class Encoded:
         self.word_ids = np.asarray([0, *vocab.word_ids(self.types[1:])], dtype=np.int64)
         self.casing = np.asarray([0, *map(casing, self.types[1:])], dtype=np.int64)
         self.chars, self.char_lengths = _char_matrix(vocab, self.types, max_word_length)
+        self.docs = None if docs is None else np.asarray(docs, dtype=np.int64)  # (S,)
         self.tag_ids = None
         if tags is not None:
             self.tag_ids = np.asarray([i for t in tags for i in vocab.tag_ids(t)], dtype=np.int64)
@@ -99,6 +103,7 @@ class Encoded:
             mask=torch.from_numpy(mask),
             lengths=torch.from_numpy(lengths),
             tags=tags,
+            docs=None if self.docs is None else torch.from_numpy(self.docs[rows]),
         )
 
     def char_chunks(self, size: int = 1024) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -163,4 +168,30 @@ def bucket_batches(
         chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
+    return batches
+
+
+def document_batches(
+    docs: Sequence[int], batch_size: int, rng: random.Random | None = None
+) -> list[list[int]]:
+    """Batches of whole documents, for attention across the sentences of a document.
+
+    ``docs`` gives each sentence's document id (sentences of a document are consecutive). A
+    document of more than ``batch_size`` sentences is cut into pieces of ``batch_size``; pieces
+    are packed in order into batches of at most ``batch_size`` sentences. With ``rng`` the
+    pieces are shuffled first, so that epochs differ.
+    """
+    pieces: list[list[int]] = []
+    for i, doc in enumerate(docs):
+        if not pieces or docs[pieces[-1][0]] != doc or len(pieces[-1]) >= batch_size:
+            pieces.append([])
+        pieces[-1].append(i)
+    if rng is not None:
+        rng.shuffle(pieces)
+    batches: list[list[int]] = []
+    for piece in pieces:
+        if batches and len(batches[-1]) + len(piece) <= batch_size:
+            batches[-1] += piece
+        else:
+            batches.append(list(piece))
     return batches

@@ -5,7 +5,9 @@ to new states (B, T, D) plus its attention weights for inspection ((B, T, T), (B
 label attention, or None), adds its output to its input and normalises (LayerNorm), and never
 attends to padding. Layers come from the config's ``model.attention`` list, in order:
 
-- ``{type: global, size: 64}``: additive (Bahdanau) attention of each token over its sentence.
+- ``{type: global, size: 64, scope: sentence}``: additive (Bahdanau) attention of each token over
+  its sentence or, with ``scope: document``, over every token of its document (sentences between
+  ``-DOCSTART-`` lines; batches then hold whole documents, cut at ``train.batch_size`` sentences).
 - ``{type: local, window: 5, gaussian: true}``: dot-product attention within +-window tokens,
   optionally with a learned Gaussian preference for near positions.
 - ``{type: multihead, heads: 4, position: relative}``: scaled dot-product self-attention with
@@ -35,7 +37,10 @@ NEG = -1e4  # pre-softmax score of a masked position
 
 
 class AttentionLayer(nn.Module):
-    """Interface: ``forward(x, mask) -> (states, weights)``; residual and LayerNorm inside."""
+    """Interface: ``forward(x, mask, docs=None) -> (states, weights)``; residual and LayerNorm
+    inside. ``docs`` (B,): each sentence's document id, for layers that look across sentences."""
+
+    document_level = False  # whether the layer wants batches of whole documents
 
     def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
@@ -46,23 +51,45 @@ class AttentionLayer(nn.Module):
         return self.norm(x + self.dropout(update))  # (B, T, D)
 
     def forward(  # pragma: no cover - interface
-        self, x: torch.Tensor, mask: torch.Tensor
+        self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
 
 class GlobalAttention(AttentionLayer):
-    """Additive attention: score(i, j) = v . tanh(W_q h_i + W_k h_j) over the whole sentence."""
+    """Additive attention: score(i, j) = v . tanh(W_q h_i + W_k h_j) over the whole sentence, or
+    with ``scope="document"`` over every token of the sentence's document in the batch."""
 
-    def __init__(self, dim: int, size: int = 64, dropout: float = 0.1, block: int = 1 << 22):
+    def __init__(
+        self,
+        dim: int,
+        size: int = 64,
+        dropout: float = 0.1,
+        block: int = 1 << 22,
+        scope: str = "sentence",
+    ):
         super().__init__(dim, dropout)
+        if scope not in ("sentence", "document"):
+            raise TaggerError("model.attention: global scope must be sentence or document")
         self.query = nn.Linear(dim, size)
         self.key = nn.Linear(dim, size, bias=False)
         self.v = nn.Linear(size, 1, bias=False)
         self.out = nn.Linear(dim, dim)
         self.block = block  # elements of the (queries, T, size) tensor built at once
+        self.document_level = scope == "document"
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.document_level or docs is None:
+            update, weights = self._attend(x, mask)
+            return self.residual(x, update), weights
+        packed, packed_mask, places = by_document(x, mask, docs)  # (G, L, D), (G, L)
+        update, weights = self._attend(packed, packed_mask)
+        return self.residual(x, from_documents(update, places, mask)), weights
+
+    def _attend(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, D) -> the attention output (B, T, D) and weights (B, T, T)."""
         q, k = self.query(x), self.key(x)  # (B, T, S)
         batch, length, size = q.shape
         step = max(1, self.block // max(1, batch * length * size))
@@ -72,7 +99,38 @@ class GlobalAttention(AttentionLayer):
             parts.append(self.v(torch.tanh(qb + k.unsqueeze(1))).squeeze(3))  # (B, q, T)
         scores = torch.cat(parts, dim=1).masked_fill(~mask.unsqueeze(1), NEG)  # (B, T, T)
         weights = scores.softmax(-1)
-        return self.residual(x, self.out(weights @ x)), weights
+        return self.out(weights @ x), weights
+
+
+def by_document(
+    x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+    """Regroup the real tokens of x (B, T, D) by document: (G, L, D) states of the G documents
+    of the batch (L: the longest one's tokens), their (G, L) mask, and where each token went."""
+    width = x.size(1)
+    _, doc_of_row = torch.unique(docs, return_inverse=True)  # (B,) in 0..G-1
+    token_doc = doc_of_row.unsqueeze(1).expand(-1, width)[mask]  # (N,) real tokens, row-major
+    order = torch.argsort(token_doc, stable=True)  # (N,) tokens grouped by document
+    counts = torch.bincount(token_doc)  # (G,)
+    doc = token_doc[order]  # (N,)
+    slot = torch.arange(order.numel(), device=x.device) - (counts.cumsum(0) - counts)[doc]
+    packed = x.new_zeros(counts.numel(), int(counts.max()), x.size(2))  # (G, L, D)
+    packed[doc, slot] = x[mask][order]
+    packed_mask = torch.zeros(packed.shape[:2], dtype=torch.bool, device=x.device)  # (G, L)
+    packed_mask[doc, slot] = True
+    return packed, packed_mask, (doc, slot, order)
+
+
+def from_documents(
+    packed: torch.Tensor, places: tuple[torch.Tensor, ...], mask: torch.Tensor
+) -> torch.Tensor:
+    """Inverse of :func:`by_document`: (G, L, D) back to (B, T, D), zeros on padding."""
+    doc, slot, order = places
+    flat = torch.empty_like(packed[doc, slot])  # (N, D)
+    flat[order] = packed[doc, slot]
+    out = packed.new_zeros(*mask.shape, packed.size(2))  # (B, T, D)
+    out[mask] = flat
+    return out
 
 
 class LocalAttention(AttentionLayer):
@@ -88,7 +146,9 @@ class LocalAttention(AttentionLayer):
         self.out = nn.Linear(dim, dim)
         self.log_sigma = nn.Parameter(torch.tensor(math.log(window / 2 + 1))) if gaussian else None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         batch, length, dim = x.shape
         w, span = self.window, 2 * self.window + 1
         q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, T, D) each
@@ -149,7 +209,7 @@ class MultiHeadSelfAttention(AttentionLayer):
             nn.init.zeros_(self.distance_bias.weight)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor
+        self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, length, dim = x.shape
         heads, size = self.heads, dim // self.heads
@@ -199,7 +259,9 @@ class LabelAttention(AttentionLayer):
         self.query = nn.Linear(dim, dim)
         self.logits: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         self.logits = self.query(x) @ self.labels.t() / math.sqrt(x.size(-1))  # (B, T, L)
         weights = self.logits.softmax(-1)  # (B, T, L)
         return self.residual(x, weights @ self.labels), weights
@@ -214,7 +276,9 @@ class StackedBiLSTM(AttentionLayer):
             raise TaggerError("model.attention: a bilstm layer needs an even state size")
         self.lstm = BiLSTM(dim, dim // 2)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, None]:
         return self.residual(x, self.lstm(x, mask.sum(1))), None
 
 

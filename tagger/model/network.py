@@ -64,9 +64,15 @@ class TaggerNetwork(nn.Module):
         x = self.lstm(x, batch.lengths)  # (B, T, 2H)
         weights = []
         for layer in self.attention:
-            x, w = layer(x, batch.mask)  # (B, T, 2H)
+            x, w = layer(x, batch.mask, batch.docs)  # (B, T, 2H)
             weights.append(w)
         return self.dropout(x), weights
+
+    @property
+    def document_level(self) -> bool:
+        """Whether an attention layer looks across the sentences of a document, so that
+        batches should hold whole documents (:func:`tagger.data.batching.document_batches`)."""
+        return any(layer.document_level for layer in self.attention)
 
     def emissions(self, batch: Batch, char_table: torch.Tensor | None = None) -> torch.Tensor:
         """Emission scores (B, T, K); a last label-attention layer over the K tags adds its

@@ -20,6 +20,7 @@ from typing import Any
 VARIANTS = {
     "none": "[]",
     "global": "[{type: global, size: 64}]",
+    "global-document": "[{type: global, size: 64, scope: document}]",
     "local": "[{type: local, window: 5, gaussian: true}]",
     "multihead": "[{type: multihead, heads: 4, position: relative}]",
     "label": "[{type: label}]",

@@ -8,6 +8,7 @@ For each seed it runs ``tagger train CONFIG --output RUNS/<name>-s<seed> --set t
 directory is reused, not retrained (delete it to retrain). Writes
 ``bench/results/accuracy-<name>.json`` and ``.md`` (mean ± std over the seeds and every seed's
 score) and prints the markdown. The score is micro F1 for entity tag sets, accuracy otherwise.
+Each run's wall time is kept in ``RUN/accuracy-wall.json``, so a reused run reports it too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+WALL = "accuracy-wall.json"  # beside each run: the wall time of its training command
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,6 +64,9 @@ def train_seed(args: argparse.Namespace, name: str, seed: int) -> dict[str, Any]
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT, env=env)
         wall = time.perf_counter() - started
+        (run / WALL).write_text(json.dumps({"wall_s": wall}) + "\n", encoding="utf-8")
+    elif (run / WALL).is_file():  # a reused run keeps the wall time measured when it ran
+        wall = json.loads((run / WALL).read_text(encoding="utf-8"))["wall_s"]
     return summarize(run, seed, command, wall)
 
 

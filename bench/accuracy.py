@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from report import save
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WALL = "accuracy-wall.json"  # beside each run: the wall time of its training command
@@ -135,12 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
         "seeds": seeds,
     }
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"accuracy-{name}"
-    Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    Path(f"{stem}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
+    save(report, args.output, f"accuracy-{name}", markdown(report))
 
 
 if __name__ == "__main__":

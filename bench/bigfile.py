@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import pty
 import shutil
@@ -31,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from report import save
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
@@ -248,13 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         "startup_s": startup,
         "runs": runs,
     }
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"bigfile-{report['date']}"
-    Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    Path(f"{stem}.md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
-    print(f"wrote {stem}.json and {stem}.md")
+    save(report, args.output, f"bigfile-{report['date']}", markdown(report))
 
 
 if __name__ == "__main__":

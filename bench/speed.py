@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from report import save
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
 RESULTS = ROOT / "bench" / "results"
@@ -458,14 +460,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_report(report: dict[str, Any], folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"speed-{report['date']}"
-    Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    text = markdown(report)
-    Path(f"{stem}.md").write_text(text, encoding="utf-8")
-    print()
-    print(text)
-    print(f"wrote {stem}.json and {stem}.md")
+    save(report, folder, f"speed-{report['date']}", markdown(report))
 
 
 # ----------------------------------------------------------------------------- the children

@@ -92,7 +92,7 @@ def run_train(args: argparse.Namespace) -> dict[str, Any]:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     random.Random(args.seed).shuffle(sentences)
     model.train()
-    rounds = []
+    repeats = []
     for _ in range(args.repeat):  # epochs; the fastest counts
         tokens = 0
         started = time.perf_counter()
@@ -105,15 +105,15 @@ def run_train(args: argparse.Namespace) -> dict[str, Any]:
             optimizer.step()
             store_embeddings(batch, "none")
             tokens += sum(len(s) for s in batch)
-        rounds.append(time.perf_counter() - started)
-    seconds = min(rounds)
+        repeats.append(time.perf_counter() - started)
+    seconds = min(repeats)
     model.save(Path(args.model) / "final-model.pt")
     return {
         "tokens": tokens,
         "sentences": len(sentences),
         "seconds": seconds,
         "tokens_per_s": tokens / seconds,
-        "rounds_s": rounds,
+        "repeats_s": repeats,
         "prep_s": prep_s,
         "vocab_words": len(model.embeddings.embeddings[0].vocab_dictionary),
         "tags": len(model.label_dictionary),
@@ -127,20 +127,20 @@ def run_tag(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     model = SequenceTagger.load(Path(args.model) / "final-model.pt")
     load_s = time.perf_counter() - started
-    rounds = []
+    repeats = []
     for _ in range(args.repeat):  # the fastest round counts
         started = time.perf_counter()
         sentences = [Sentence(tokens) for tokens in read_conll(args.test)]
         model.predict(sentences, mini_batch_size=args.batch_size)
         tokens = write_predictions(sentences, args.out)
-        rounds.append(time.perf_counter() - started)
-    seconds = min(rounds)
+        repeats.append(time.perf_counter() - started)
+    seconds = min(repeats)
     speed = tokens / seconds
     return {
         "tokens": tokens,
         "seconds": seconds,
         "tokens_per_s": speed,
-        "rounds_s": rounds,
+        "repeats_s": repeats,
         "load_s": load_s,
     }
 
@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--out", help="predictions file")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=1, help="repetitions; the fastest counts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import flair

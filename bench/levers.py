@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from accuracy import headline
 from report import save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,21 +81,16 @@ def train_lever(args: argparse.Namespace, lever: str) -> dict[str, Any]:
         raise RuntimeError(f"{lever} failed:\n{done.stderr[-2000:]}")
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     epochs = [m for m in lines if "epoch" in m]
-    best = max(epochs, key=lambda m: score(m["dev"]))
+    best = max(epochs, key=lambda m: headline(m["dev"]))
     return {
         "lever": lever,
         "change": LEVERS[lever][0],
-        "dev": score(best["dev"]),
+        "dev": headline(best["dev"]),
         "best_epoch": best["epoch"],
         "epochs": len(epochs),
         "wall_s": time.perf_counter() - started,
         "command": " ".join(command),
     }
-
-
-def score(report: dict[str, Any]) -> float:
-    """Micro F1 (entity tag sets) or accuracy, in percent."""
-    return 100 * (report["micro"]["f1"] if "micro" in report else report["accuracy"])
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -136,6 +136,10 @@ def run_tag(args: argparse.Namespace) -> dict[str, Any]:
         repeats.append(time.perf_counter() - started)
     seconds = min(repeats)
     speed = tokens / seconds
+    if args.dev:  # untimed: the dev file's predictions, for the dev F1
+        dev = [Sentence(tokens) for tokens in read_conll(args.dev)]
+        model.predict(dev, mini_batch_size=args.batch_size)
+        write_predictions(dev, args.dev_out)
     return {
         "tokens": tokens,
         "seconds": seconds,
@@ -169,6 +173,8 @@ def main() -> None:
     parser.add_argument("--train", help="training slice (token tag columns)")
     parser.add_argument("--test", help="CoNLL file to tag")
     parser.add_argument("--out", help="predictions file")
+    parser.add_argument("--dev", help="CoNLL file to tag after timing (untimed)")
+    parser.add_argument("--dev-out", help="predictions file for --dev")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=1, help="repetitions; the fastest counts")

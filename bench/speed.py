@@ -139,6 +139,7 @@ def prepare_data(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "train_sentences": len(train),
         "train_tokens": sum(len(s.tokens) for s in train),
         "test_file": str(test_path),
+        "dev_file": str(data / "dev.txt"),
         "test_sentences": len(test),
         "test_tokens": sum(len(s.tokens) for s in test),
         "test_mean_chars": mean_chars(test),
@@ -251,7 +252,9 @@ def measure_round(
     spec = {**base, "model": str(model)}
     out["tagger_train"] = run_child(worker_command("tagger-train", spec), threads, "tagger train")
     spec["out"] = str(work / f"tagger-pred-{threads}.txt")
+    spec["dev_out"] = str(work / f"tagger-dev-{threads}.txt")
     out["tagger_tag"] = run_child(worker_command("tagger-tag", spec), threads, "tagger tag")
+    out["tagger_tag"]["dev_f1"] = dev_f1(data["dev_file"], spec["dev_out"])
     sizes = {k: out["tagger_train"][k] for k in ("vocab_words", "vocab_chars", "tags")}
     spec = {**base, **sizes}
     out["bare"] = run_child(worker_command("bare", spec), threads, "bare network")
@@ -263,11 +266,25 @@ def measure_round(
         )
         out["flair_train"] = run_child(train, threads, "flair train")
         pred = str(work / f"flair-pred-{threads}.txt")
-        tag = flair_command(
-            flair_python, "tag", threads, folder, repeat, test=data["test_file"], out=pred
-        )
+        dev_out = str(work / f"flair-dev-{threads}.txt")
+        paths = {"test": data["test_file"], "out": pred}
+        paths.update({"dev": data["dev_file"], "dev-out": dev_out})
+        tag = flair_command(flair_python, "tag", threads, folder, repeat, **paths)
         out["flair_tag"] = run_child(tag, threads, "flair tag")
+        out["flair_tag"]["dev_f1"] = dev_f1(data["dev_file"], dev_out)
     return out
+
+
+def dev_f1(gold: str, predicted: str) -> float:
+    """Entity micro F1 (%, seqeval's conlleval-compatible default mode, so IOB1 and IOB2 files
+    compare) of a predictions file whose last column is the tag, against the gold dev file."""
+    from seqeval.metrics import f1_score
+
+    from tagger.scoring import read_tag_sequences
+
+    _, truth, _ = read_tag_sequences(gold)
+    _, found, _ = read_tag_sequences(predicted)
+    return 100 * f1_score(truth, found)
 
 
 def flops_per_token(vocab_tags: int, chars_per_token: float) -> dict[str, Any]:
@@ -364,6 +381,7 @@ def row(train: dict[str, Any], tag: dict[str, Any], tag_key: str = "tokens_per_s
         "load_s": None if same else tag["load_s"],
         "train_peak_rss_mb": train["peak_rss_mb"],
         "tag_peak_rss_mb": None if same else tag["peak_rss_mb"],
+        "dev_f1": tag.get("dev_f1"),
     }
 
 
@@ -385,23 +403,26 @@ def markdown(report: dict[str, Any]) -> str:
         f"measured in turn in each round, each time in a new process that keeps the fastest of "
         f"{report['repeat']} repetitions (training: epochs). Peak RSS: training / tagging "
         f"process. Bare = plain PyTorch, synthetic batches of length {SYNTHETIC_LENGTH}, "
-        "no I/O (train and tag in one process).",
+        "no I/O (train and tag in one process). Dev F1: CoNLL-2003 dev.txt tagged (untimed) "
+        f"by the model trained {report['repeat']} epochs on the slice (the same number for "
+        "tagger and flair, each with its own optimiser defaults).",
         "",
-        "| system | threads | train tok/s | tag tok/s | load s | peak RSS MB (train / tag) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| system | threads | train tok/s | tag tok/s | load s | peak RSS MB (train / tag) "
+        "| dev F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for threads, summary in report["summary"].items():
         for name, r in summary["rows"].items():
             rss = f"{fmt(r['train_peak_rss_mb'])} / {fmt(r['tag_peak_rss_mb'])}"
             lines.append(
                 f"| {name} | {threads} | {fmt(r['train_tok_s'])} | {fmt(r['tag_tok_s'])} | "
-                f"{fmt(r['load_s'], 2)} | {rss} |"
+                f"{fmt(r['load_s'], 2)} | {rss} | {fmt(r['dev_f1'], 2)} |"
             )
     for threads, summary in report["summary"].items():
         for name, ratio in summary["ratios"].items():
             lines.append(
                 f"| **{name}** | {threads} | {ratio['train_tok_s']:.2f}x | "
-                f"{ratio['tag_tok_s']:.2f}x | | |"
+                f"{ratio['tag_tok_s']:.2f}x | | | |"
             )
     lines += ["", *machine_lines(machine, flops, report), ""]
     return "\n".join(lines)
@@ -630,6 +651,7 @@ def worker_tagger_tag(spec: dict[str, Any]) -> dict[str, Any]:
     seconds = min(repeats)
     result = {"tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
     result["repeats_s"] = repeats
+    tagger.tag_file(spec["data"]["dev_file"], spec["dev_out"])  # untimed, for the dev F1
     result.update(load_s=load_s, decode_batch_asked=seen.get("asked"))
     if seen.get("asked") != TAG_BATCH:
         result["batch_note"] = (

@@ -1,7 +1,8 @@
 """Attention ablation: none / global / local / multi-head / label / a stack, over seeds and corpora.
 
 Each (corpus, variant, seed) trains in its own process (``--parallel`` at a time), then tags the
-test set; the table gives test F1 mean +- std over seeds, training and tagging tokens/s.
+test set; the table gives test F1 mean +- std over seeds, training and tagging tokens/s. A run
+folder that already holds a test score is reused (its test set is tagged again for the timing).
 
     python bench/attention_ablation.py --corpus conll2003=../shared/data/conll2003 \\
         --corpus wnut17=../shared/data/wnut17 --seeds 1 2 3 --epochs 20 --parallel 2
@@ -51,9 +52,13 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         *job["extra"],
     ]
     cfg = load_config(None, overrides)
-    summary = train(cfg, out, progress=False, log=lambda _m: None, overwrite=True)
-    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    lines = finished(out)
+    if lines is None:
+        train(cfg, out, progress=False, log=lambda _m: None, overwrite=True)
+        lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     epochs = [m for m in lines if "epoch" in m]
+    test = next(m for m in lines if m.get("event") == "test")
+    best_epoch = max(epochs, key=lambda m: m["dev"]["micro"]["f1"])["epoch"]
     tagger = Tagger.load(out, device=job["device"])
     tokens = load_split(cfg, cfg.data.test).data["tokens"]
     tagger.tag(tokens[:64])  # warm-up
@@ -62,12 +67,22 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     return {
         **{k: job[k] for k in ("corpus", "variant", "seed")},
-        "test_f1": summary["test"]["micro"]["f1"],
-        "best_epoch": summary["best_epoch"],
+        "test_f1": test["micro"]["f1"],
+        "best_epoch": best_epoch,
         "epochs": len(epochs),
         "train_tokens_per_s": statistics.mean(m["tokens_per_s"] for m in epochs),
         "tag_tokens_per_s": sum(len(t) for t in tokens) / seconds,
     }
+
+
+def finished(out: Path) -> list[dict[str, Any]] | None:
+    """The metrics of a run that got as far as its test score (so it is reused, not retrained;
+    delete the folder to retrain), or None."""
+    metrics = out / "metrics.jsonl"
+    if not metrics.exists():
+        return None
+    lines = [json.loads(x) for x in metrics.read_text().splitlines()]
+    return lines if any(m.get("event") == "test" for m in lines) else None
 
 
 def table(rows: list[dict[str, Any]]) -> str:

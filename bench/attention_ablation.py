@@ -70,7 +70,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         "test_f1": test["micro"]["f1"],
         "best_epoch": best_epoch,
         "epochs": len(epochs),
-        "train_tokens_per_s": statistics.mean(m["tokens_per_s"] for m in epochs),
+        "train_tokens_per_s": statistics.median(m["tokens_per_s"] for m in epochs),
         "tag_tokens_per_s": sum(len(t) for t in tokens) / seconds,
     }
 
@@ -86,6 +86,8 @@ def finished(out: Path) -> list[dict[str, Any]] | None:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    # train tok/s: each run's median epoch (robust to an epoch slowed by another process),
+    # averaged over the seeds; tag tok/s: one pass over the test set after training
     out = ["| corpus | attention | test F1 mean ± std | seeds | train tok/s | tag tok/s |"]
     out.append("|---|---|---|---|---|---|")
     for corpus in sorted({r["corpus"] for r in rows}):

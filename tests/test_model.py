@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -116,12 +117,25 @@ def test_make_batch_unknown_words_and_chars(vocab) -> None:
 
 
 def test_bucket_batches_without_rng_sorted_longest_first() -> None:
-    lengths = [3, 9, 1, 9, 4, 7, 2]
+    lengths = [3, 9, 1, 9, 4, 7, 2, 9, 9]
     batches = bucket_batches(lengths, 3)
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(len(lengths)))
     assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
-    assert [len(b) for b in batches] == [3, 3, 1]
+    # Full at 3; a new batch where padding would pass 10% + 1 token (9 -> 7, 4 -> 2).
+    assert [[lengths[i] for i in b] for b in batches] == [[9, 9, 9], [9], [7], [4, 3], [2, 1]]
+    assert [len(b) for b in bucket_batches(lengths, 3, slack=100.0)] == [3, 3, 3]
+
+
+@pytest.mark.parametrize("n, size", [(1, 4), (200, 7), (500, 64)])
+def test_bucket_batches_without_rng_bound_padding(n: int, size: int) -> None:
+    gen = random.Random(n)
+    lengths = [gen.randint(1, 80) for _ in range(n)]
+    batches = bucket_batches(lengths, size)
+    assert sorted(i for b in batches for i in b) == list(range(n))
+    for batch in batches:
+        longest, shortest = lengths[batch[0]], lengths[batch[-1]]
+        assert 1 <= len(batch) <= size and longest <= 1.1 * shortest + 1
 
 
 @pytest.mark.parametrize("n, size, pool", [(1, 4, 50), (37, 4, 2), (100, 7, 3), (10, 32, 50)])
@@ -201,6 +215,39 @@ def test_padded_batch_equals_each_sentence_alone(vocab, char_encoder: str) -> No
             assert decoded[row, :length].tolist() == net.decode(alone)[0].tolist()
             distinct.update(decoded[row, :length].tolist())
     assert len(distinct) > 1
+
+
+def test_fused_padded_bilstm_equals_two_one_way_lstms() -> None:
+    """The one fused call on a padded batch (padding closed by the extra input channel) gives
+    the outputs and gradients of the two one-way LSTMs with the backward one reading each
+    sentence reversed within its length (the path ONNX export traces), and padding leaves
+    every real position as it is when the sentence runs alone."""
+    from tagger.model.encoder import BiLSTM
+
+    torch.manual_seed(0)
+    lstm = BiLSTM(6, 5, num_layers=2, dropout=0.0)
+    lengths = torch.tensor([7, 3, 1, 5])
+    x = torch.randn(4, 7, 6, requires_grad=True)
+    real = torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+
+    def run(traced: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        lstm.zero_grad()
+        x.grad = None
+        with patch.object(torch.jit, "is_tracing", lambda: traced):
+            out = lstm(x, lengths)
+        (out[real] ** 2).sum().backward()
+        grads = [x.grad.clone()] + [p.grad.clone() for p in lstm.parameters()]
+        return out.detach(), grads
+
+    fused, fused_grads = run(False)
+    oneway, oneway_grads = run(True)
+    assert torch.allclose(fused[real], oneway[real], atol=1e-6)
+    for a, b in zip(fused_grads, oneway_grads):
+        assert torch.allclose(a, b, atol=1e-5)
+    with torch.no_grad():
+        for row, n in enumerate(lengths.tolist()):
+            alone = lstm(x[row : row + 1, :n], lengths[row : row + 1])
+            assert torch.allclose(fused[row, :n], alone[0], atol=1e-6)
 
 
 @pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])

@@ -2,10 +2,15 @@
 
 ``pack_padded_sequence`` sends CPU LSTMs down a per-time-step path about twice as slow as the
 fused oneDNN kernel that dense input gets (measured: 156 ms against 80 ms for a forward and
-backward pass at B=32, T=30, H=256, one thread). So each direction is a dense one-way LSTM, and
-the backward direction reads each sentence reversed *within its own length*: padding then always
-comes after a sentence's real tokens in both directions and never reaches their states, so a
-padded batch gives exactly what each sentence gives alone.
+backward pass at B=32, T=30, H=256, one thread). So both directions run as one dense
+bidirectional ``torch.lstm`` call, and padding is made harmless instead of skipped: an extra
+input channel, 1 on padding, meets a column of -1e4 in the input-gate rows of both directions'
+input weights (zero elsewhere), so on padding the input gate is exactly 0 and a zero state stays
+exactly zero. The backward direction, which reads the padding first, thus reaches each sentence's
+last token in its initial state, as if the sentence ran alone; on real tokens the channel is 0
+and changes nothing. (nn.LSTM has no per-sequence lengths short of packing.) ONNX export traces
+the older form: two one-way LSTMs, the backward one reading each sentence reversed within its
+length.
 """
 
 from __future__ import annotations
@@ -24,11 +29,29 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
     return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.size(2)))  # (B, T, D)
 
 
-def _bidirectional(fwd: nn.LSTM, bwd: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+CLOSED = -1e4  # input-gate pre-activation on padding: sigmoid(-1e4) is exactly 0 in float32
+
+
+def _gate_column(weight: torch.Tensor) -> torch.Tensor:
+    """(4H, D) input weights -> (4H, D + 1): a padding column, CLOSED in the input gate's rows
+    (PyTorch's gate order is i, f, g, o) and 0 in the others."""
+    column = weight.new_zeros(weight.size(0), 1)  # (4H, 1)
+    column[: weight.size(0) // 4] = CLOSED
+    return torch.cat([weight, column], 1)  # (4H, D + 1)
+
+
+def _bidirectional(
+    fwd: nn.LSTM, bwd: nn.LSTM, x: torch.Tensor, padding: torch.Tensor | None = None
+) -> torch.Tensor:
     """x (B, T, D) -> (B, T, 2H): the two one-way LSTMs as one bidirectional LSTM call
-    (``torch.lstm`` takes both directions' weights; ``nn.LSTM`` would need them in one module)."""
-    weights = [fwd.weight_ih_l0, fwd.weight_hh_l0, fwd.bias_ih_l0, fwd.bias_hh_l0]
-    weights += [bwd.weight_ih_l0, bwd.weight_hh_l0, bwd.bias_ih_l0, bwd.bias_hh_l0]
+    (``torch.lstm`` takes both directions' weights; ``nn.LSTM`` would need them in one module).
+    ``padding`` (B, T), true after each sentence's end: see the module docstring."""
+    w_fwd, w_bwd = fwd.weight_ih_l0, bwd.weight_ih_l0
+    if padding is not None:
+        x = torch.cat([x, padding.unsqueeze(2).to(x.dtype)], 2)  # (B, T, D + 1)
+        w_fwd, w_bwd = _gate_column(w_fwd), _gate_column(w_bwd)
+    weights = [w_fwd, fwd.weight_hh_l0, fwd.bias_ih_l0, fwd.bias_hh_l0]
+    weights += [w_bwd, bwd.weight_hh_l0, bwd.bias_ih_l0, bwd.bias_hh_l0]
     zeros = x.new_zeros(2, x.size(0), fwd.hidden_size)  # (2, B, H) initial states
     out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, fwd.training, True, True)
     return out  # (B, T, 2H)
@@ -55,15 +78,16 @@ class BiLSTM(nn.Module):
         self.out_dim = 2 * hidden_size
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # Without padding (every sentence as long as the batch, as in most tagging batches, which
-        # are sorted by length), both directions run in one fused call. Export traces the
-        # general path, which is right for any lengths.
-        full = not torch.jit.is_tracing() and bool((lengths == x.size(1)).all())
+        fused = not torch.jit.is_tracing()  # export traces the two one-way LSTMs
+        padding = None
+        if fused and not bool((lengths == x.size(1)).all()):
+            steps = torch.arange(x.size(1), device=x.device)  # (T,)
+            padding = steps >= lengths.to(x.device).unsqueeze(1)  # (B, T)
         for layer, (fwd, bwd) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
             if layer:
                 x = self.dropout(x)
-            if full:
-                x = _bidirectional(fwd, bwd, x)  # (B, T, 2H)
+            if fused:
+                x = _bidirectional(fwd, bwd, x, padding)  # (B, T, 2H)
                 continue
             ahead, _ = fwd(x)  # (B, T, H)
             behind, _ = bwd(reverse_within_length(x, lengths))  # (B, T, H), reversed order

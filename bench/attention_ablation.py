@@ -100,10 +100,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             seeds = ", ".join(f"{v:.2f}" for v in f1)
             train = statistics.mean(r["train_tokens_per_s"] for r in group)
             tag = statistics.mean(r["tag_tokens_per_s"] for r in group)
-            out.append(
-                f"| {corpus} | {variant} | {statistics.mean(f1):.2f} ± {spread:.2f} | {seeds} "
-                f"| {train:,.0f} | {tag:,.0f} |"
+            score = (
+                f"{f1[0]:.2f} (1 seed)"
+                if len(f1) == 1
+                else f"{statistics.mean(f1):.2f} ± {spread:.2f}"
             )
+            out.append(f"| {corpus} | {variant} | {score} | {seeds} | {train:,.0f} | {tag:,.0f} |")
     return "\n".join(out)
 
 

@@ -250,6 +250,29 @@ def test_fused_padded_bilstm_equals_two_one_way_lstms() -> None:
             assert torch.allclose(fused[row, :n], alone[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("count", [1, 5, 128, 300])
+def test_char_lstm_chunks_equal_each_word_alone(count: int) -> None:
+    """The character BiLSTM runs words sorted by length in fixed-size chunks; each word's
+    vector and gradient are those of the word run alone, in the input order."""
+    from tagger.model import embedder
+
+    torch.manual_seed(count)
+    model = embedder.CharLSTM(n_chars=20, char_dim=4, hidden=3)
+    lengths = torch.randint(1, 13, (count,))
+    chars = torch.randint(1, 20, (count, 12)) * (torch.arange(12) < lengths.unsqueeze(1))
+    with patch.object(embedder, "CHUNK", 64):
+        out = model(chars)  # (N, 6)
+    (out**2).sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    alone = torch.cat([model._encode(c[None, :n], n[None]) for c, n in zip(chars, lengths)])
+    (alone**2).sum().backward()
+    assert out.shape == (count, 6)
+    assert torch.allclose(out, alone, atol=1e-6)
+    for a, b in zip(grads, (p.grad for p in model.parameters())):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 @pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])
 def test_shared_char_table_equals_per_batch_chars(vocab, char_encoder: str) -> None:
     """Tagging computes character vectors once per distinct word of a buffer; the emissions

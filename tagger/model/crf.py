@@ -1,11 +1,15 @@
-"""Linear-chain CRF: pytorch-crf's likelihood, plus transition constraints and batched Viterbi.
+"""Linear-chain CRF: pytorch-crf's parameters, plus constraints, a batched likelihood and Viterbi.
 
-pytorch-crf 0.7.2 serves the training objective, but it has no way to forbid transitions (such
-as ``O -> I-PER`` in IOB2), and its ``decode`` backtracks sentence by sentence in a Python loop.
-So :class:`ConstrainedCRF` pins forbidden transitions at a large negative score through masked
-views of pytorch-crf's own parameters, and :func:`viterbi` decodes the whole batch with tensor
-operations (one Python step per time step, none per sentence). pytorch-crf has no n-best
-decoding and no marginals either: :func:`nbest_viterbi` and :func:`marginals` add them, batched.
+pytorch-crf 0.7.2 holds the parameters (its state-dict names and its ``forward`` stay usable),
+but it has no way to forbid transitions (such as ``O -> I-PER`` in IOB2), it scores the gold path
+with a Python loop over time steps, and its ``decode`` backtracks sentence by sentence in a
+Python loop. So :class:`ConstrainedCRF` pins forbidden transitions at a large negative score
+through masked views of pytorch-crf's own parameters, and :func:`viterbi` decodes the whole
+batch with tensor operations (one Python step per time step, none per sentence). pytorch-crf
+has no n-best decoding and no marginals either: :func:`nbest_viterbi` and :func:`marginals` add
+them, batched.
+The training objective is :func:`path_score` (whole-batch gathers) and :func:`log_partition`
+(pytorch-crf's forward recursion, on the constrained transitions).
 """
 
 from __future__ import annotations
@@ -57,11 +61,17 @@ class ConstrainedCRF(CRF):
     def neg_log_likelihood(
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """Mean negative log-likelihood over the batch.
+        """Mean negative log-likelihood over the batch: log Z minus the gold path's score.
 
         Shapes: emissions (B, T, K), tags (B, T) long, mask (B, T) bool with ``mask[:, 0]`` true.
+        Equal to ``-self(emissions, tags, mask, reduction="mean")`` (pytorch-crf's), which
+        scores the gold path with a Python loop of about ten small operations per time step
+        (forward and backward); :func:`path_score` gathers it in a few whole-batch operations,
+        and :func:`log_partition` is pytorch-crf's forward recursion.
         """
-        return -self(emissions, tags, mask=mask, reduction="mean")
+        params = self.parameters_masked()
+        gold = path_score(emissions, tags, mask, *params)  # (B,)
+        return (log_partition(emissions, mask, *params) - gold).mean()
 
     def parameters_masked(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(start (K,), transitions (K, K), end (K,)) with the constraints applied."""
@@ -148,6 +158,24 @@ def nbest_viterbi(
     out[:, :, 0] = state // k
     final = torch.where(final < NEG / 2, torch.full_like(final, float("-inf")), final)
     return out, final
+
+
+def path_score(
+    emissions: torch.Tensor,
+    tags: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """Score (B,) of the paths ``tags`` (B, T) under emissions (B, T, K) and a bool mask (B, T)
+    (left-aligned, ``mask[:, 0]`` true); tags past a sentence's end are ignored."""
+    emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # (B, T)
+    moved = transitions[tags[:, :-1], tags[:, 1:]]  # (B, T - 1)
+    last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)  # (B,) each final tag
+    score = start[tags[:, 0]] + end[last]  # (B,)
+    score = score + emitted.masked_fill(~mask, 0.0).sum(1)
+    return score + moved.masked_fill(~mask[:, 1:], 0.0).sum(1)  # (B,)
 
 
 def log_partition(

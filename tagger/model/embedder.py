@@ -40,11 +40,37 @@ class CharLSTM(nn.Module):
         self.out_dim = 2 * hidden
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """chars (N, L) ids, 0 = padding -> (N, 2 * hidden)."""
+        """chars (N, L) ids, 0 = padding -> (N, 2 * hidden).
+
+        Words run shortest first in chunks of exactly ``CHUNK`` rows (the first one filled with
+        empty words), each chunk padded only to its own longest word. Fixed shapes matter on
+        CPU: oneDNN builds and caches a kernel per input shape, and building one costs more
+        than running it, so a batch whose (words, length) shape was never seen is slow.
+        """
         lengths = (chars != 0).sum(1).clamp(min=1)  # (N,)
-        states = self.lstm(self.embed(chars), lengths)  # (N, L, 2h)
+        if torch.jit.is_tracing():  # export: one call, shapes fixed by the example input
+            return self._encode(chars, lengths)
+        count = chars.size(0)
+        lengths, order = lengths.sort(stable=True)  # (N,), (N,) shortest words first
+        chars = chars[order]  # (N, L)
+        fill = -count % CHUNK  # empty words, shortest of all: they go first
+        chars = torch.cat([chars.new_zeros(fill, chars.size(1)), chars])  # (N', L)
+        lengths = torch.cat([lengths.new_ones(fill), lengths])  # (N',)
+        parts = []
+        for start in range(0, chars.size(0), CHUNK):
+            width = int(lengths[start : start + CHUNK].max())
+            rows = slice(start, start + CHUNK)
+            parts.append(self._encode(chars[rows, :width], lengths[rows]))  # (CHUNK, 2h)
+        return torch.cat(parts)[fill:][order.argsort()]  # (N, 2h) in the input order
+
+    def _encode(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """chars (n, w), lengths (n,) -> (n, 2h): last forward state, first backward state."""
+        states = self.lstm(self.embed(chars), lengths)  # (n, w, 2h)
         last = states.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, states.size(2)))
         return torch.cat([last[:, 0, : self.hidden], states[:, 0, self.hidden :]], dim=1)
+
+
+CHUNK = 128  # words per character-BiLSTM call: 128 and 256 measured alike, 15% faster training
 
 
 class Embedder(nn.Module):

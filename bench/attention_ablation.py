@@ -24,6 +24,7 @@ VARIANTS = {
     "global-document": "[{type: global, size: 64, scope: document}]",
     "local": "[{type: local, window: 5, gaussian: true}]",
     "multihead": "[{type: multihead, heads: 4, position: relative}]",
+    "multihead-document": "[{type: multihead, heads: 4, position: relative, scope: document}]",
     "label": "[{type: label}]",
     "stack": "[{type: multihead, heads: 4, position: relative}, {type: label}]",
 }

@@ -43,11 +43,8 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "no-constraints": ("no transition constraints in the CRF", ["model.constrain=false"]),
     "no-pretrained": ("word vectors trained from scratch (100d)", ["embeddings.pretrained=null"]),
     "document": (
-        "document-level context: global attention over the document added",
-        [
-            "model.attention=[{type: multihead, heads: 4}, "
-            "{type: global, size: 64, scope: document}]"
-        ],
+        "document-level context: the multi-head layer attends over the document",
+        ["model.attention=[{type: multihead, heads: 4, scope: document}]"],
     ),
 }
 

@@ -13,7 +13,13 @@ from tagger.config import load_config
 from tagger.data.batching import Encoded, document_batches
 from tagger.data.conll import Chunk, Sentence, read_sentences
 from tagger.errors import TaggerError
-from tagger.model.attention import GlobalAttention, by_document, from_documents
+from tagger.model.attention import (
+    AttentionLayer,
+    GlobalAttention,
+    MultiHeadSelfAttention,
+    by_document,
+    from_documents,
+)
 from tagger.prediction import Tagger, _groups, decode
 from tagger.training import train
 
@@ -28,9 +34,15 @@ def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(4, 5, DIM), mask
 
 
-def layer() -> GlobalAttention:
+@pytest.fixture(params=["global", "multihead"])
+def layer(request: pytest.FixtureRequest) -> AttentionLayer:
+    """A document-scope layer of each kind that offers the scope."""
     torch.manual_seed(1)
-    return GlobalAttention(DIM, size=4, dropout=0.0, scope="document").eval()
+    if request.param == "global":
+        return GlobalAttention(DIM, size=4, dropout=0.0, scope="document").eval()
+    return MultiHeadSelfAttention(
+        DIM, heads=2, dropout=0.0, position="relative", scope="document"
+    ).eval()
 
 
 def test_by_document_round_trip_and_shapes() -> None:
@@ -43,18 +55,18 @@ def test_by_document_round_trip_and_shapes() -> None:
     assert torch.equal(back[mask], x[mask]) and back[~mask].eq(0).all()
 
 
-def test_one_document_per_sentence_equals_sentence_scope() -> None:
+def test_one_document_per_sentence_equals_sentence_scope(layer: AttentionLayer) -> None:
     x, mask = batch()
-    attention = layer()
+    attention = layer
     alone, _ = attention(x, mask, torch.arange(4))
     attention.document_level = False
     sentence, _ = attention(x, mask, torch.arange(4))
     assert torch.allclose(alone[mask], sentence[mask], atol=1e-6)
 
 
-def test_tokens_see_their_document_and_only_it() -> None:
+def test_tokens_see_their_document_and_only_it(layer: AttentionLayer) -> None:
     x, mask = batch()
-    attention = layer()
+    attention = layer
     docs = torch.tensor([0, 0, 1, 1])
     before, _ = attention(x, mask, docs)
     changed = x.clone()
@@ -64,9 +76,9 @@ def test_tokens_see_their_document_and_only_it() -> None:
     assert torch.allclose(after[2:][mask[2:]], before[2:][mask[2:]], atol=1e-6)  # document 1 not
 
 
-def test_output_does_not_depend_on_other_documents_in_the_batch() -> None:
+def test_output_does_not_depend_on_other_documents_in_the_batch(layer: AttentionLayer) -> None:
     x, mask = batch()
-    attention = layer()
+    attention = layer
     together, _ = attention(x, mask, torch.tensor([0, 0, 1, 1]))
     first, _ = attention(x[:2], mask[:2], torch.tensor([0, 0]))
     assert torch.allclose(together[:2][mask[:2]], first[mask[:2]], atol=1e-6)
@@ -112,8 +124,14 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_train_and_tag_with_document_attention(documents: Path, tmp_path: Path) -> None:
-    spec = "[{type: global, size: 8, scope: document}]"
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "[{type: global, size: 8, scope: document}]",
+        "[{type: multihead, heads: 2, scope: document}]",
+    ],
+)
+def test_train_and_tag_with_document_attention(documents: Path, tmp_path: Path, spec: str) -> None:
     extra = {"model.attention": spec, "train.max_epochs": 2}
     cfg = load_config(None, [f"data.train={documents}", *tiny_overrides(tmp_path, **extra)])
     train(cfg, tmp_path / "run", progress=False, log=lambda _m: None)
@@ -141,3 +159,11 @@ def test_train_and_tag_with_document_attention(documents: Path, tmp_path: Path) 
         from tagger.export import export_onnx
 
         export_onnx(tmp_path / "run")
+
+
+@pytest.mark.parametrize("kind", ["global", "multihead"])
+def test_unknown_scope_is_a_config_error(kind: str) -> None:
+    from tagger.model.attention import build_attention
+
+    with pytest.raises(TaggerError, match="scope must be sentence or document"):
+        build_attention([{"type": kind, "scope": "corpus"}], dim=8)

@@ -10,8 +10,10 @@ attends to padding. Layers come from the config's ``model.attention`` list, in o
   ``-DOCSTART-`` lines; batches then hold whole documents, cut at ``train.batch_size`` sentences).
 - ``{type: local, window: 5, gaussian: true}``: dot-product attention within +-window tokens,
   optionally with a learned Gaussian preference for near positions.
-- ``{type: multihead, heads: 4, position: relative}``: scaled dot-product self-attention with
-  ``none``, ``absolute`` (sinusoidal) or ``relative`` (learned per-head distance bias) positions.
+- ``{type: multihead, heads: 4, position: relative, scope: sentence}``: scaled dot-product
+  self-attention with ``none``, ``absolute`` (sinusoidal) or ``relative`` (learned per-head
+  distance bias) positions; ``scope: document`` as for global attention, at matrix-multiply
+  cost instead of the additive score's (T^2 * size) elementwise tanh.
 - ``{type: label, labels: null}``: each token attends over learned label embeddings (label
   attention network); as the last layer its attention logits are added to the CRF's emissions.
 - ``{type: bilstm}``: another BiLSTM, so that BiLSTM -> label -> BiLSTM -> label can be stacked.
@@ -50,6 +52,24 @@ class AttentionLayer(nn.Module):
     def residual(self, x: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         return self.norm(x + self.dropout(update))  # (B, T, D)
 
+    def set_scope(self, scope: str) -> None:
+        """``sentence`` or ``document``: whether tokens attend over their document's tokens."""
+        if scope not in ("sentence", "document"):
+            kind = type(self).__name__
+            raise TaggerError(f"model.attention: {kind} scope must be sentence or document")
+        self.document_level = scope == "document"
+
+    def scoped(
+        self, attend: Any, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``attend(x, mask) -> (update, weights)`` over each sentence or, at document scope,
+        over each document of the batch (weights then (G, L, L) over the G documents)."""
+        if not self.document_level or docs is None:
+            return attend(x, mask)
+        packed, packed_mask, places = by_document(x, mask, docs)  # (G, L, D), (G, L)
+        update, weights = attend(packed, packed_mask)
+        return from_documents(update, places, mask), weights
+
     def forward(  # pragma: no cover - interface
         self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -69,24 +89,18 @@ class GlobalAttention(AttentionLayer):
         scope: str = "sentence",
     ):
         super().__init__(dim, dropout)
-        if scope not in ("sentence", "document"):
-            raise TaggerError("model.attention: global scope must be sentence or document")
+        self.set_scope(scope)
         self.query = nn.Linear(dim, size)
         self.key = nn.Linear(dim, size, bias=False)
         self.v = nn.Linear(size, 1, bias=False)
         self.out = nn.Linear(dim, dim)
         self.block = block  # elements of the (queries, T, size) tensor built at once
-        self.document_level = scope == "document"
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.document_level or docs is None:
-            update, weights = self._attend(x, mask)
-            return self.residual(x, update), weights
-        packed, packed_mask, places = by_document(x, mask, docs)  # (G, L, D), (G, L)
-        update, weights = self._attend(packed, packed_mask)
-        return self.residual(x, from_documents(update, places, mask)), weights
+        update, weights = self.scoped(self._attend, x, mask, docs)
+        return self.residual(x, update), weights
 
     def _attend(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, T, D) -> the attention output (B, T, D) and weights (B, T, T)."""
@@ -195,8 +209,10 @@ class MultiHeadSelfAttention(AttentionLayer):
         dropout: float = 0.1,
         position: str = "none",
         max_distance: int = 16,
+        scope: str = "sentence",
     ) -> None:
         super().__init__(dim, dropout)
+        self.set_scope(scope)
         if dim % heads:
             raise TaggerError(f"model.attention: multihead heads={heads} must divide size {dim}")
         if position not in ("none", "absolute", "relative"):
@@ -211,6 +227,14 @@ class MultiHeadSelfAttention(AttentionLayer):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        update, weights = self.scoped(self._attend, x, mask, docs)
+        return self.residual(x, update), weights
+
+    def _attend(
+        self, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, D) -> the attention output (B, T, D) and, in eval mode, the weights
+        (B, T, T) averaged over heads."""
         batch, length, dim = x.shape
         heads, size = self.heads, dim // self.heads
         qk = x + sinusoid(length, dim, x.device) if self.position == "absolute" else x
@@ -230,7 +254,7 @@ class MultiHeadSelfAttention(AttentionLayer):
         weights = scores.softmax(-1)  # (B, H, T, T)
         out = (self.attn_dropout(weights) @ v).transpose(1, 2).reshape(batch, -1, dim)
         shown = None if self.training else weights.mean(1)  # (B, T, T), averaged over heads
-        return self.residual(x, self.attn.out_proj(out)), shown
+        return self.attn.out_proj(out), shown
 
 
 def sinusoid(length: int, dim: int, device: torch.device) -> torch.Tensor:

@@ -250,6 +250,36 @@ def test_fused_padded_bilstm_equals_two_one_way_lstms() -> None:
             assert torch.allclose(fused[row, :n], alone[0], atol=1e-6)
 
 
+def test_bilstm_groups_rows_of_very_different_lengths() -> None:
+    """A batch of whole documents (long and short sentences) runs in length groups; outputs and
+    gradients equal one padded call's, and a batch of similar lengths stays one call."""
+    from tagger.model import encoder
+
+    lengths = torch.tensor([40, 2, 3, 2, 35, 1, 2, 3, 2, 2, 1, 3, 30, 4])
+    groups = encoder.length_groups(lengths.tolist())
+    assert groups is not None and len(groups) >= 2
+    assert sorted(i for rows, _ in groups for i in rows) == list(range(len(lengths)))
+    assert all(width == max(lengths[rows].tolist()) for rows, width in groups)
+    assert encoder.length_groups([13, 14, 15, 16] * 8) is None
+    torch.manual_seed(0)
+    lstm = encoder.BiLSTM(6, 5, num_layers=2, dropout=0.0)
+    x = torch.randn(len(lengths), 40, 6, requires_grad=True)
+    real = torch.arange(40).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+
+    def run(grouped: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        lstm.zero_grad()
+        x.grad = None
+        out = lstm(x, lengths) if grouped else lstm._run(x, lengths)  # _run: one padded call
+        (out[real] ** 2).sum().backward()
+        return out.detach(), [x.grad.clone()] + [p.grad.clone() for p in lstm.parameters()]
+
+    grouped, grouped_grads = run(True)
+    single, single_grads = run(False)
+    assert torch.allclose(grouped[real], single[real], atol=1e-6)
+    for a, b in zip(grouped_grads, single_grads):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 @pytest.mark.parametrize("count", [1, 5, 128, 300])
 def test_char_lstm_chunks_equal_each_word_alone(count: int) -> None:
     """The character BiLSTM runs words sorted by length in fixed-size chunks; each word's

@@ -78,6 +78,22 @@ class BiLSTM(nn.Module):
         self.out_dim = 2 * hidden_size
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Rows of very different lengths (a batch of whole documents) run in groups of similar
+        length (:func:`length_groups`), each padded only to its own longest row."""
+        groups = None if torch.jit.is_tracing() else length_groups(lengths.tolist())
+        if not groups:
+            return self._run(x, lengths)
+        length = x.size(1)
+        parts, rows = [], []
+        for index, width in groups:
+            index = torch.tensor(index, device=x.device)  # (b,)
+            out = self._run(x[index, :width], lengths[index])  # (b, width, 2H)
+            parts.append(nn.functional.pad(out, (0, 0, 0, length - width)))  # (b, T, 2H)
+            rows.append(index)
+        back = torch.cat(rows).argsort()  # (B,) each row's place among the groups' rows
+        return torch.cat(parts)[back]  # (B, T, 2H)
+
+    def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         fused = not torch.jit.is_tracing()  # export traces the two one-way LSTMs
         padding = None
         if fused and not bool((lengths == x.size(1)).all()):
@@ -93,3 +109,38 @@ class BiLSTM(nn.Module):
             behind, _ = bwd(reverse_within_length(x, lengths))  # (B, T, H), reversed order
             x = torch.cat([ahead, reverse_within_length(behind, lengths)], dim=2)  # (B, T, 2H)
         return x
+
+
+ROW_OVERHEAD = 8  # a BiLSTM time step costs about as much as 8 more rows in it (H=256, CPU)
+
+
+def length_groups(lengths: list[int], worth: float = 0.7) -> list[tuple[list[int], int]] | None:
+    """Split rows into groups of similar length when that saves enough LSTM work.
+
+    The cost of running rows padded to width w is w * (ROW_OVERHEAD + rows). Dynamic programming
+    over the rows sorted by length finds the cheapest split; returns ``(row indices, width)``
+    per group, or None when the split costs more than ``worth`` times one call (sentence-bucketed
+    batches: one call keeps one shape, whose oneDNN kernel is cached).
+    """
+    single = max(lengths, default=0) * (ROW_OVERHEAD + len(lengths))
+    if len(lengths) < 2 or sum(lengths) > worth * single:  # no split can cost less than this
+        return None
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    ends = [i + 1 for i in range(len(order) - 1) if lengths[order[i]] < lengths[order[i + 1]]]
+    ends.append(len(order))
+    best, cut = [0.0] + [float("inf")] * len(ends), [0] * (len(ends) + 1)
+    for j, end in enumerate(ends, 1):
+        width = lengths[order[end - 1]]
+        for i in range(j):
+            start = ends[i - 1] if i else 0
+            cost = best[i] + width * (ROW_OVERHEAD + end - start)
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    if best[-1] > worth * single:
+        return None
+    groups, j = [], len(ends)
+    while j:
+        start = ends[cut[j] - 1] if cut[j] else 0
+        groups.append((order[start : ends[j - 1]], lengths[order[ends[j - 1] - 1]]))
+        j = cut[j]
+    return groups[::-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 import torch
 from conftest import ROOT, tiny_overrides
@@ -74,6 +76,40 @@ def test_local_window_limits():
     y[0, 8] += 10.0
     with torch.no_grad():
         assert torch.allclose(layer(x, mask)[0][0, :5], layer(y, mask)[0][0, :5], atol=1e-6)
+
+
+@pytest.mark.parametrize("gaussian", [True, False])
+def test_local_band_path_equals_windowed_path(gaussian: bool) -> None:
+    """Short sentences take full scores masked to the band, long ones the windowed path; both
+    give the same outputs, weights and gradients."""
+    from tagger.model import attention
+
+    torch.manual_seed(0)
+    layer = LocalAttention(8, window=2, gaussian=gaussian, dropout=0.0)
+    x = torch.randn(3, 9, 8, requires_grad=True)
+    mask = torch.arange(9).unsqueeze(0) < torch.tensor([[9], [4], [1]])
+
+    def run(banded_above: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        layer.zero_grad()
+        x.grad = None
+        with patch.object(attention, "BANDED_ABOVE", banded_above):
+            layer.train()
+            out, _ = layer(x, mask)
+            (out[mask] ** 2).sum().backward()
+            layer.eval()
+            _, weights = layer(x, mask)
+        return (
+            out.detach(),
+            weights,
+            [x.grad.clone()] + [p.grad.clone() for p in layer.parameters()],
+        )
+
+    band, band_weights, band_grads = run(128)
+    windows, window_weights, window_grads = run(0)
+    assert torch.allclose(band[mask], windows[mask], atol=1e-5)
+    assert torch.allclose(band_weights[mask], window_weights[mask], atol=1e-6)
+    for a, b in zip(band_grads, window_grads):
+        assert torch.allclose(a, b, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["global", "local", "multihead-relative", "label-stack"])

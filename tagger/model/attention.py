@@ -147,6 +147,9 @@ def from_documents(
     return out
 
 
+BANDED_ABOVE = 128  # local attention: sentences longer than this use the windowed path
+
+
 class LocalAttention(AttentionLayer):
     """Dot-product attention restricted to +-``window`` tokens, never across a sentence edge.
 
@@ -162,23 +165,50 @@ class LocalAttention(AttentionLayer):
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, length, dim = x.shape
-        w, span = self.window, 2 * self.window + 1
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, T, D) each
+        if x.size(1) <= BANDED_ABOVE:
+            context, weights = self._dense_band(q, k, v, mask)
+        else:
+            context, weights = self._windows(q, k, v, mask)
+            weights = self._dense(weights, x.size(1))
+        return self.residual(x, self.out(context)), weights
+
+    def _dense_band(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Short sentences: full (B, T, T) scores by matrix products, masked to the band
+        |i - j| <= window. T^2 work instead of T * span, but in two batched matrix products,
+        which beat the windowed path's many tiny ones for all but long sentences."""
+        length, dim = q.size(1), q.size(2)
+        scores = q @ k.transpose(1, 2) / math.sqrt(dim)  # (B, T, T)
+        pos = torch.arange(length, device=q.device)
+        offset = pos.unsqueeze(0) - pos.unsqueeze(1)  # (T, T): j - i
+        if self.log_sigma is not None:
+            scores = scores - offset.float().pow(2) / (2 * self.log_sigma.exp().pow(2))
+        allowed = (offset.abs() <= self.window) & mask.unsqueeze(1)  # (B, T, T)
+        weights = scores.masked_fill(~allowed, NEG).softmax(-1)  # (B, T, T)
+        return weights @ v, None if self.training else weights  # (B, T, D)
+
+    def _windows(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Long sentences: scores only within each token's window, O(T * span) memory."""
+        length, dim = q.size(1), q.size(2)
+        w, span = self.window, 2 * self.window + 1
         pad = (0, 0, w, w)
         k_win = nn.functional.pad(k, pad).unfold(1, span, 1)  # (B, T, D, span)
         v_win = nn.functional.pad(v, pad).unfold(1, span, 1)  # (B, T, D, span)
         scores = torch.einsum("btd,btds->bts", q, k_win) / math.sqrt(dim)  # (B, T, span)
-        offsets = torch.arange(-w, w + 1, device=x.device)  # (span,)
+        offsets = torch.arange(-w, w + 1, device=q.device)  # (span,)
         if self.log_sigma is not None:
             scores = scores - offsets.float().pow(2) / (2 * self.log_sigma.exp().pow(2))
-        keys = torch.arange(length, device=x.device).unsqueeze(1) + offsets  # (T, span)
+        keys = torch.arange(length, device=q.device).unsqueeze(1) + offsets  # (T, span)
         inside = (keys >= 0) & (keys < length)  # (T, span)
         key_ok = nn.functional.pad(mask, (w, w)).unfold(1, span, 1)  # (B, T, span)
         weights = scores.masked_fill(~(inside & key_ok), NEG).softmax(-1)  # (B, T, span)
         context = torch.einsum("bts,btds->btd", weights, v_win)  # (B, T, D)
-        return self.residual(x, self.out(context)), self._dense(weights, length)
+        return context, weights  # (B, T, D), (B, T, span)
 
     def _dense(self, weights: torch.Tensor, length: int) -> torch.Tensor | None:
         """(B, T, T) weights for inspection (eval only)."""

@@ -45,10 +45,11 @@ class CharLSTM(nn.Module):
         Words run shortest first in chunks of exactly ``CHUNK`` rows (the first one filled with
         empty words), each chunk padded only to its own longest word. Fixed shapes matter on
         CPU: oneDNN builds and caches a kernel per input shape, and building one costs more
-        than running it, so a batch whose (words, length) shape was never seen is slow.
+        than running it, so a batch whose (words, length) shape was never seen is slow. On a
+        GPU the words run in one call.
         """
         lengths = (chars != 0).sum(1).clamp(min=1)  # (N,)
-        if torch.jit.is_tracing():  # export: one call, shapes fixed by the example input
+        if torch.jit.is_tracing() or chars.device.type != "cpu":  # export, or GPU: one call
             return self._encode(chars, lengths)
         count = chars.size(0)
         lengths, order = lengths.sort(stable=True)  # (N,), (N,) shortest words first

@@ -111,7 +111,8 @@ class BiLSTM(nn.Module):
         return x
 
 
-ROW_OVERHEAD = 8  # a BiLSTM time step costs about as much as 8 more rows in it (H=256, CPU)
+ROW_OVERHEAD = 8  # a BiLSTM time step costs about as much as 8 more rows in it (H=256, CPU;
+# a rough estimate, not tuned)
 
 
 def length_groups(lengths: list[int], worth: float = 0.7) -> list[tuple[list[int], int]] | None:

@@ -26,6 +26,7 @@ O(T * L * D).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -60,7 +61,11 @@ class AttentionLayer(nn.Module):
         self.document_level = scope == "document"
 
     def scoped(
-        self, attend: Any, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None
+        self,
+        attend: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]],
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        docs: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``attend(x, mask) -> (update, weights)`` over each sentence or, at document scope,
         over each document of the batch (weights then (G, L, L) over the G documents)."""
@@ -167,11 +172,8 @@ class LocalAttention(AttentionLayer):
         self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, T, D) each
-        if x.size(1) <= BANDED_ABOVE:
-            context, weights = self._dense_band(q, k, v, mask)
-        else:
-            context, weights = self._windows(q, k, v, mask)
-            weights = self._dense(weights, x.size(1))
+        banded = x.size(1) <= BANDED_ABOVE
+        context, weights = (self._dense_band if banded else self._windows)(q, k, v, mask)
         return self.residual(x, self.out(context)), weights
 
     def _dense_band(
@@ -192,7 +194,7 @@ class LocalAttention(AttentionLayer):
 
     def _windows(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Long sentences: scores only within each token's window, O(T * span) memory."""
         length, dim = q.size(1), q.size(2)
         w, span = self.window, 2 * self.window + 1
@@ -208,7 +210,7 @@ class LocalAttention(AttentionLayer):
         key_ok = nn.functional.pad(mask, (w, w)).unfold(1, span, 1)  # (B, T, span)
         weights = scores.masked_fill(~(inside & key_ok), NEG).softmax(-1)  # (B, T, span)
         context = torch.einsum("bts,btds->btd", weights, v_win)  # (B, T, D)
-        return context, weights  # (B, T, D), (B, T, span)
+        return context, self._dense(weights, length)  # (B, T, D), (B, T, T) or None
 
     def _dense(self, weights: torch.Tensor, length: int) -> torch.Tensor | None:
         """(B, T, T) weights for inspection (eval only)."""

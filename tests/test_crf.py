@@ -280,3 +280,41 @@ def test_marginals_equal_brute_force(seed: int) -> None:
         assert abs(float(log_z[row]) - z) < 1e-6
         assert torch.allclose(probs[row, :length].sum(1), torch.ones(length, dtype=torch.float64))
         assert (probs[row, length:] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_scaled_forward_equals_log_space_recursion(dtype: torch.dtype) -> None:
+    """log Z and every gradient of the probability-space recursion match the log-space one on a
+    ragged, constrained batch with large scores (junk past each end must not leak in)."""
+    from tagger.model.crf import _log_space_forward, log_partition
+
+    crf, _ = constrained_crf(0)
+    gen = torch.Generator().manual_seed(7)
+    emissions, mask = random_batch(gen, len(IOBES), [6, 1, 3, 6, 2])
+    emissions = (emissions * 10).to(dtype)  # scores of +-60: exp() alone would overflow
+    results = []
+    for fn in (log_partition, _log_space_forward):
+        em = emissions.clone().requires_grad_(True)
+        params = [p.detach().to(dtype).requires_grad_(True) for p in crf.parameters_masked()]
+        log_z = fn(em, mask, *params)
+        (log_z * torch.arange(1, 6, dtype=dtype)).sum().backward()
+        results.append([log_z.detach(), em.grad] + [p.grad for p in params])
+    tol = 1e-4 if dtype == torch.float32 else 1e-9
+    for scaled, reference in zip(*results):
+        assert torch.allclose(scaled, reference, rtol=tol, atol=tol)
+    assert results[0][1][~mask].eq(0).all()  # padding gets no gradient
+
+
+def test_log_partition_falls_back_when_a_step_underflows() -> None:
+    """Tag 1 fits step 1 by 300 but is reachable only from tag 0 at a cost of 200, and tag 0
+    was 300 behind at step 0: every probability-space path underflows, the result may not."""
+    emissions = torch.tensor([[[-300.0, 0.0], [0.0, 300.0]]])  # (1, 2, 2)
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    start, end = torch.zeros(2), torch.zeros(2)
+    transitions = torch.tensor([[0.0, -200.0], [-10000.0, -10000.0]])
+    from tagger.model.crf import _scaled_forward, log_partition
+
+    assert not bool(_scaled_forward(emissions, mask, start, transitions, end)[1])
+    log_z = log_partition(emissions, mask, start, transitions, end)
+    expected = brute_log_z(emissions[0].double(), start, transitions, end)
+    assert log_z.item() == pytest.approx(expected, abs=1e-3)

@@ -281,16 +281,17 @@ def test_bilstm_groups_rows_of_very_different_lengths() -> None:
 
 
 @pytest.mark.parametrize("count", [1, 5, 128, 300])
-def test_char_lstm_chunks_equal_each_word_alone(count: int) -> None:
-    """The character BiLSTM runs words sorted by length in fixed-size chunks; each word's
-    vector and gradient are those of the word run alone, in the input order."""
+def test_char_lstm_groups_equal_each_word_alone(count: int) -> None:
+    """The character BiLSTM runs words sorted by length in groups padded with empty words; each
+    word's vector and gradient are those of the word run alone, in the input order."""
     from tagger.model import embedder
 
     torch.manual_seed(count)
     model = embedder.CharLSTM(n_chars=20, char_dim=4, hidden=3)
     lengths = torch.randint(1, 13, (count,))
     chars = torch.randint(1, 20, (count, 12)) * (torch.arange(12) < lengths.unsqueeze(1))
-    with patch.object(embedder, "CHUNK", 64):
+    cost = embedder.Cost(call=20.0, step=0.0, quantum=8)  # several groups, most with filler
+    with patch.object(embedder, "CHAR_COST", cost):
         out = model(chars)  # (N, 6)
     (out**2).sum().backward()
     grads = [p.grad.clone() for p in model.parameters()]

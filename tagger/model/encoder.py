@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from tagger.model.dropout import Dropout
+from tagger.model.grouping import Cost, cheapest_split
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -77,10 +78,12 @@ class BiLSTM(nn.Module):
         self.dropout = Dropout(dropout)
         self.out_dim = 2 * hidden_size
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, group: bool = True) -> torch.Tensor:
         """Rows of very different lengths (a batch of whole documents) run in groups of similar
-        length (:func:`length_groups`), each padded only to its own longest row."""
-        groups = None if torch.jit.is_tracing() else length_groups(lengths.tolist())
+        length (:func:`length_groups`), each padded only to its own longest row; ``group=False``
+        runs one padded call (for callers that group rows themselves)."""
+        grouping = group and not torch.jit.is_tracing()
+        groups = length_groups(lengths.tolist()) if grouping else None
         if not groups:
             return self._run(x, lengths)
         length = x.size(1)
@@ -111,37 +114,22 @@ class BiLSTM(nn.Module):
         return x
 
 
-ROW_OVERHEAD = 8  # a BiLSTM time step costs about as much as 8 more rows in it (H=256, CPU;
-# a rough estimate, not tuned)
+WORD_COST = Cost(call=0.0, step=8.0)  # a BiLSTM time step costs about as much as 8 more rows
+# in it (H=256, CPU; a rough estimate, not tuned)
 
 
 def length_groups(lengths: list[int], worth: float = 0.7) -> list[tuple[list[int], int]] | None:
     """Split rows into groups of similar length when that saves enough LSTM work.
 
-    The cost of running rows padded to width w is w * (ROW_OVERHEAD + rows). Dynamic programming
-    over the rows sorted by length finds the cheapest split; returns ``(row indices, width)``
-    per group, or None when the split costs more than ``worth`` times one call (sentence-bucketed
-    batches: one call keeps one shape, whose oneDNN kernel is cached).
+    Returns ``(row indices, width)`` per group (:func:`tagger.model.grouping.cheapest_split`
+    under ``WORD_COST``), or None when the split costs more than ``worth`` times one call
+    (sentence-bucketed batches: one call keeps one shape, whose oneDNN kernel is cached).
     """
-    single = max(lengths, default=0) * (ROW_OVERHEAD + len(lengths))
+    single = WORD_COST.of(len(lengths), max(lengths, default=0))
     if len(lengths) < 2 or sum(lengths) > worth * single:  # no split can cost less than this
         return None
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    ends = [i + 1 for i in range(len(order) - 1) if lengths[order[i]] < lengths[order[i + 1]]]
-    ends.append(len(order))
-    best, cut = [0.0] + [float("inf")] * len(ends), [0] * (len(ends) + 1)
-    for j, end in enumerate(ends, 1):
-        width = lengths[order[end - 1]]
-        for i in range(j):
-            start = ends[i - 1] if i else 0
-            cost = best[i] + width * (ROW_OVERHEAD + end - start)
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    if best[-1] > worth * single:
+    groups, total = cheapest_split([lengths[i] for i in order], WORD_COST)
+    if total > worth * single:
         return None
-    groups, j = [], len(ends)
-    while j:
-        start = ends[cut[j] - 1] if cut[j] else 0
-        groups.append((order[start : ends[j - 1]], lengths[order[ends[j - 1] - 1]]))
-        j = cut[j]
-    return groups[::-1]
+    return [(order[begin:end], width) for begin, end, width in groups]

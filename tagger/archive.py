@@ -93,5 +93,6 @@ def build_network(cfg: Config, vocab: Vocab, word_dim: int, pretrained: Any = No
         labels=vocab.tags,
         scheme=vocab.model_scheme,
         pretrained=pretrained,
-        freeze_words=cfg.embeddings.freeze,
+        freeze_words=cfg.embeddings.freeze or cfg.embeddings.lr_scale == 0,
+        static_copy=cfg.embeddings.static_copy,
     )

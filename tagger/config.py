@@ -46,6 +46,8 @@ class EmbeddingsConfig:
     lowercase: bool = True  # look words up lowercased (GloVe 6B is lowercased)
     max_vectors: int = 50000  # also keep the N most frequent pretrained words (0: none)
     freeze: bool = False
+    lr_scale: float = 1.0  # the word vectors' learning rate as a share of train.lr (0: frozen)
+    static_copy: bool = False  # also feed a frozen copy of the initial vectors (a static channel)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class TrainConfig:
     """The optimisation loop."""
 
     max_epochs: int = 30
+    with_dev: bool = False  # train on train + dev; keep the epoch of lowest training loss
     batch_size: int = 32
     eval_batch_size: int = 256
     seed: int = 42

@@ -76,14 +76,36 @@ def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
         raise DataError(train.path, None, "no tag column: training needs tagged sentences")
     reject_malformed(train.path, tags, train.data["line"])
     scheme = normalize_scheme(cfg.data.scheme) if cfg.data.scheme else detect_scheme(tags)
-    if scheme != "none":
-        for sentence_tags, line in zip(tags, train.data["line"]):
-            try:
-                check_tags(sentence_tags, scheme)
-            except TagError as exc:
-                raise DataError(train.path, line, str(exc)) from None
+    check_split(train, scheme)
     model_scheme = normalize_scheme(cfg.data.train_scheme) if scheme != "none" else "none"
     return scheme, model_scheme
+
+
+def check_split(corpus: Corpus, scheme: str) -> None:
+    """Raise a DataError (file and line) at the first sentence not valid in ``scheme``."""
+    if scheme == "none":
+        return
+    for sentence_tags, line in zip(corpus.data["tags"], corpus.data["line"]):
+        try:
+            check_tags(sentence_tags, scheme)
+        except TagError as exc:
+            raise DataError(corpus.path, line, str(exc)) from None
+
+
+def merge_dev(train: Corpus, dev: Corpus | None, scheme: str) -> Corpus:
+    """Train + dev as one training split (``train.with_dev``), dev's documents numbered after
+    train's; dev is checked against the training files' scheme first, naming its own lines."""
+    import datasets
+
+    if dev is None:
+        raise TaggerError("train.with_dev: needs a dev set (data.dev or data.dev_fraction)")
+    if not any(dev.data["tags"]):
+        raise DataError(dev.path, None, "no tag column: train.with_dev needs tagged sentences")
+    reject_malformed(dev.path, dev.data["tags"], dev.data["line"])
+    check_split(dev, scheme)
+    offset = max(train.data["doc"], default=-1) + 1
+    shifted = dev.data.map(lambda row: {"doc": row["doc"] + offset})
+    return Corpus(train.path, datasets.concatenate_datasets([train.data, shifted]))
 
 
 def to_model_tags(tags: list[list[str]], scheme: str, model_scheme: str) -> list[list[str]]:
@@ -129,7 +151,7 @@ def prepare_vocab(
 
 def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimizer:
     t = cfg.train
-    params = [p for p in network.parameters() if p.requires_grad]
+    params = param_groups(cfg, network)
     if t.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True
@@ -137,6 +159,22 @@ def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimiz
     kind = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
     # fused: one kernel over all parameters; the per-tensor loop costs ~40 ms a step on CPU
     return kind(params, lr=t.lr, weight_decay=t.weight_decay, fused=True)
+
+
+def param_groups(cfg: Config, network: torch.nn.Module) -> list[dict[str, Any]]:
+    """The trainable parameters, the word vectors in a group of their own at
+    ``embeddings.lr_scale`` times the learning rate.
+
+    Adam moves a rare word's vector by about the learning rate at every step after the word was
+    seen, whatever the gradient's size, so fine-tuned training words drift away from the
+    pretrained vectors that the dev/test-only words keep; a smaller rate bounds that drift.
+    """
+    words = network.embedder.words.weight
+    scale = cfg.embeddings.lr_scale
+    if scale == 1.0 or not words.requires_grad:  # one group, as checkpoints before lr_scale had
+        return [{"params": [p for p in network.parameters() if p.requires_grad]}]
+    rest = [p for p in network.parameters() if p.requires_grad and p is not words]
+    return [{"params": rest}, {"params": [words], "lr": cfg.train.lr * scale}]
 
 
 def evaluate_split(network: Any, vocab: Vocab, corpus: Corpus) -> dict[str, Any]:
@@ -197,6 +235,8 @@ def train(
         train_set, dev_set = hold_out(train_set, cfg.data.dev_fraction)
     others = [c for c in (dev_set, test_set) if c is not None]
     scheme, model_scheme = resolve_schemes(cfg, train_set)
+    if cfg.train.with_dev:
+        train_set = merge_dev(train_set, dev_set, scheme)
     vocab, matrix, dim = prepare_vocab(cfg, train_set, others, scheme, model_scheme)
     log(
         f"train {len(train_set.data)} sentences, scheme {scheme} -> {model_scheme}, "
@@ -267,7 +307,7 @@ class Loop:
         self.encoded = Encoded(vocab, tokens, model_tags, cfg.model.max_word_length, self.docs)
         self.metrics: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
-        self.best, self.best_epoch = -1.0, 0
+        self.best, self.best_epoch = -math.inf, 0
         self.epoch_done, self.finished = 0, False
 
     def record(self, entry: dict[str, Any]) -> None:
@@ -290,7 +330,7 @@ class Loop:
                 evaluate_split(self.network, self.vocab, self.dev_set) if self.world.main else None
             )
             dev = self.world.share(dev)  # other ranks wait for rank 0's evaluation
-            value = headline(dev)
+            value = -loss if t.with_dev else headline(dev)  # dev is training data then
             improved = value > self.best
             if improved:
                 self.best, self.best_epoch = value, epoch
@@ -316,7 +356,8 @@ class Loop:
             self.scheduler.step(value)
             self.epoch_done = epoch
             if epoch - self.best_epoch >= t.patience:
-                self.log(f"early stop: no dev improvement for {t.patience} epochs")
+                watched = "training loss" if t.with_dev else "dev"
+                self.log(f"early stop: no {watched} improvement for {t.patience} epochs")
                 self.finished = True
             if self.world.main:
                 checkpoint.save(self.output, self)

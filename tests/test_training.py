@@ -276,6 +276,80 @@ def test_trained_embeddings_start_from_vectors(tmp_path: Path) -> None:
         assert np.allclose(row, dict((w.lower(), v) for w, v in VECTORS[:3])[word])
 
 
+def test_lr_scale_moves_word_vectors_less(tmp_path: Path, wnut40: Path) -> None:
+    """embeddings.lr_scale puts the word vectors in their own optimiser group: after the same
+    steps they moved about that much less than at the full rate; 0 freezes them."""
+    words = sorted({t.lower() for s in read_sentences(wnut40) for t in s.tokens})
+    table = np.random.default_rng(0).normal(size=(len(words), 8)).round(4)
+    lines = [f"{w} {' '.join(map(str, row))}" for w, row in zip(words, table)]
+    (tmp_path / "vectors.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = dict(zip(words, table))
+    moved = {}
+    for scale in (1.0, 0.1, 0.0):
+        extra = {"embeddings.pretrained": tmp_path / "vectors.txt", "embeddings.lr_scale": scale}
+        cfg = config(tmp_path, wnut40, **{**extra, "train.max_epochs": 2})
+        lrs = [cfg.train.lr] if scale in (0.0, 1.0) else [cfg.train.lr, scale * cfg.train.lr]
+        run = tmp_path / f"run{scale}"
+        training.train(cfg, run, **QUIET)
+        tagger = Tagger.load(run)
+        optimizer = training.make_optimizer(cfg, tagger.network)
+        assert [group["lr"] for group in optimizer.param_groups] == lrs
+        weight = tagger.network.embedder.words.weight.detach().numpy()
+        rows = [tagger.vocab.word_index[w] for w in words]
+        moved[scale] = np.abs(weight[rows] - np.stack([start[w] for w in words])).max()
+    assert moved[0.0] < 1e-6
+    assert 0.0 < moved[0.1] < 0.3 * moved[1.0]
+
+
+def test_static_copy_keeps_the_initial_vectors(tmp_path: Path, wnut40: Path) -> None:
+    """embeddings.static_copy feeds a frozen copy of the initial vectors beside the trained ones:
+    after training (and loading) the copy still equals the pretrained vectors while the trained
+    table moved, and the network reads both (its input is one word vector wider)."""
+    vectors = write_vectors(tmp_path / "vectors.txt", "glove")
+    extra = {"embeddings.pretrained": vectors, "embeddings.static_copy": True}
+    cfg = config(tmp_path, wnut40, **{**extra, "train.max_epochs": 2})
+    training.train(cfg, tmp_path / "run", **QUIET)
+    tagger = Tagger.load(tmp_path / "run")
+    embedder, row = tagger.network.embedder, tagger.vocab.word_index["the"]
+    assert torch.equal(embedder.static.weight[row], torch.tensor([0.1, 0.2, 0.3]))
+    assert not torch.equal(embedder.words.weight[row], embedder.static.weight[row])
+    plain = embedder.casing.embedding_dim + embedder.chars.out_dim
+    assert embedder.out_dim == plain + 2 * 3
+
+
+def test_with_dev_trains_on_train_and_dev(tmp_path: Path, wnut40: Path) -> None:
+    """train.with_dev: dev's words join the vocabulary, dev's sentences the training batches
+    (the tokens per epoch add up), and the kept epoch is the one of lowest training loss."""
+    dev = tmp_path / "dev.conll"
+    dev.write_text("Zyzzyva\tB-person\nwent\tO\nhome\tO\n\n", encoding="utf-8")
+    runs = {}
+    for with_dev in (False, True):
+        extra = {"data.dev": dev, "train.with_dev": with_dev, "train.max_epochs": 3}
+        training.train(config(tmp_path, wnut40, **extra), tmp_path / f"run{with_dev}", **QUIET)
+        runs[with_dev] = tmp_path / f"run{with_dev}"
+    assert "zyzzyva" in Tagger.load(runs[True]).vocab.word_index
+    assert "zyzzyva" not in Tagger.load(runs[False]).vocab.word_index
+    plain, merged = (metrics(runs[k])[:3] for k in (False, True))
+    seconds = [m["tokens_per_s"] * m["seconds"] for m in (plain[0], merged[0])]
+    assert round(seconds[1] - seconds[0]) == 3  # dev's three tokens
+    best = min(merged, key=lambda m: m["loss"])
+    assert (
+        best["best"]
+        and json.loads((runs[True] / "config.json").read_text())["epoch"] == (best["epoch"])
+    )
+
+
+def test_with_dev_needs_a_dev_set_and_checks_it(tmp_path: Path, wnut40: Path) -> None:
+    with pytest.raises(training.TaggerError, match="train.with_dev"):
+        training.train(config(tmp_path, wnut40, **{"train.with_dev": True}), tmp_path / "a")
+    dev = tmp_path / "dev.conll"
+    dev.write_text("a\tO\n\nb\tS-person\n\n", encoding="utf-8")  # not IOB2: sentence at line 3
+    cfg = config(tmp_path, wnut40, **{"train.with_dev": True, "data.dev": dev})
+    with pytest.raises(training.DataError, match=r"dev\.conll.*3"):
+        training.train(cfg, tmp_path / "b", **QUIET)
+    assert not (tmp_path / "b").exists()
+
+
 # --- IOB1 in, IOB1 out -----------------------------------------------------------------------
 
 IOB1_SENTENCES = [

@@ -16,7 +16,8 @@ attends to padding. Layers come from the config's ``model.attention`` list, in o
   cost instead of the additive score's (T^2 * size) elementwise tanh.
 - ``{type: label, labels: null}``: each token attends over learned label embeddings (label
   attention network); as the last layer its attention logits are added to the CRF's emissions.
-- ``{type: bilstm}``: another BiLSTM, so that BiLSTM -> label -> BiLSTM -> label can be stacked.
+- ``{type: bilstm, scope: sentence}``: another BiLSTM, so that BiLSTM -> label -> BiLSTM -> label
+  can be stacked; ``scope: document`` runs it over each document's sentences as one sequence.
 
 Costs per sentence of T tokens and size D: global O(T^2 * size) time, O(T * size) memory (queries
 in blocks); local O(T * window * D); multihead O(T^2 * D) time, O(heads * T^2) memory; label
@@ -324,18 +325,26 @@ class LabelAttention(AttentionLayer):
 
 
 class StackedBiLSTM(AttentionLayer):
-    """A BiLSTM (D/2 units per direction) inside the stack; residual and LayerNorm too."""
+    """A BiLSTM (D/2 units per direction) inside the stack; residual and LayerNorm too. With
+    ``scope="document"`` it reads each document's sentences as one sequence, so that a token's
+    state carries the neighbouring sentences (Strubell et al. 2017's document-level tagger)."""
 
-    def __init__(self, dim: int, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, dropout: float = 0.1, scope: str = "sentence") -> None:
         super().__init__(dim, dropout)
         if dim % 2:
             raise TaggerError("model.attention: a bilstm layer needs an even state size")
+        self.set_scope(scope)
         self.lstm = BiLSTM(dim, dim // 2)
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, None]:
-        return self.residual(x, self.lstm(x, mask.sum(1))), None
+        update, _ = self.scoped(self._run, x, mask, docs)
+        return self.residual(x, update), None
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """x (B, T, D), mask (B, T) -> states (B, T, D); padding stays out of real tokens."""
+        return self.lstm(x, mask.sum(1)), None
 
 
 LAYERS: dict[str, type[AttentionLayer]] = {

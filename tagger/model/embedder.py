@@ -85,6 +85,11 @@ class Embedder(nn.Module):
         n_words, n_chars: vocabulary sizes (id 0 is padding, 1 unknown).
         word_dim: word vector size (the pretrained size when ``pretrained`` is given).
         pretrained: optional (n_words, word_dim) initial word vectors.
+        freeze: keep the word vectors fixed.
+        static_copy: also feed a frozen copy of the initial vectors beside the trained ones
+            (Kim 2014's static channel). Fine-tuning moves the training words' vectors away from
+            the pretrained space, while words seen only at test time keep their pretrained
+            vectors; the static copy gives every word a vector the network learnt to read.
     """
 
     def __init__(
@@ -95,12 +100,18 @@ class Embedder(nn.Module):
         word_dim: int,
         pretrained: torch.Tensor | None = None,
         freeze: bool = False,
+        static_copy: bool = False,
     ) -> None:
         super().__init__()
         self.words = nn.Embedding(n_words, word_dim, padding_idx=0)
         if pretrained is not None:
             self.words.weight.data.copy_(pretrained)
         self.words.weight.requires_grad_(not freeze)
+        self.static: nn.Embedding | None = None
+        if static_copy:
+            self.static = nn.Embedding(n_words, word_dim, padding_idx=0)
+            self.static.weight.data.copy_(self.words.weight.data)
+            self.static.weight.requires_grad_(False)
         self.casing = nn.Embedding(len(CASINGS), cfg.casing_dim, padding_idx=0)
         self.chars: nn.Module | None = None
         char_dim = 0
@@ -111,7 +122,7 @@ class Embedder(nn.Module):
         if self.chars is not None:
             char_dim = self.chars.out_dim
         self.word_dropout = cfg.word_dropout
-        self.out_dim = word_dim + cfg.casing_dim + char_dim
+        self.out_dim = word_dim * (2 if static_copy else 1) + cfg.casing_dim + char_dim
 
     def char_table(self, chars: torch.Tensor) -> torch.Tensor | None:
         """chars (U, L) ids of distinct words, row 0 the padding word -> (U, F) vectors with
@@ -134,6 +145,8 @@ class Embedder(nn.Module):
             drop = torch.rand(words.shape, device=words.device) < self.word_dropout
             words = words.masked_fill(drop & (words > 0), 1)  # (B, T): some words become <unk>
         parts = [self.words(words), self.casing(casing)]  # (B, T, W), (B, T, C)
+        if self.static is not None:
+            parts.append(self.static(words))  # (B, T, W)
         if char_table is not None:
             parts.append(nn.functional.embedding(char_index, char_table))  # (B, T, F)
         return torch.cat(parts, dim=-1)

@@ -24,6 +24,8 @@ class TaggerNetwork(nn.Module):
         labels: the model's tags; scheme: their scheme (``none`` for plain tag sets), which
             decides the CRF's forbidden transitions when ``cfg.constrain`` is set.
         pretrained: optional (n_words, word_dim) initial word vectors.
+        freeze_words: keep the word vectors fixed; static_copy: also feed a frozen copy of them
+            (see :class:`tagger.model.embedder.Embedder`).
     """
 
     def __init__(
@@ -36,10 +38,13 @@ class TaggerNetwork(nn.Module):
         scheme: str,
         pretrained: torch.Tensor | None = None,
         freeze_words: bool = False,
+        static_copy: bool = False,
     ) -> None:
         super().__init__()
         self.max_word_length = cfg.max_word_length
-        self.embedder = Embedder(cfg, n_words, n_chars, word_dim, pretrained, freeze_words)
+        self.embedder = Embedder(
+            cfg, n_words, n_chars, word_dim, pretrained, freeze_words, static_copy
+        )
         self.dropout = Dropout(cfg.dropout)
         self.lstm = BiLSTM(self.embedder.out_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         size = self.lstm.out_dim

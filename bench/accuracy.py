@@ -82,14 +82,16 @@ def summarize(run: Path, seed: int, command: list[str], wall: float | None) -> d
     entries = [json.loads(x) for x in lines]
     epochs = [e for e in entries if "epoch" in e and "event" not in e]
     test = next(e for e in entries if e.get("event") == "test")
-    best = max(epochs, key=lambda e: (headline(e["dev"]), -e["epoch"]))
+    best = [e for e in epochs if e.get("best")][-1]  # the epoch whose model was kept
     train_s = sum(e["seconds"] for e in epochs)
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))["config"]
+    with_dev = config["train"].get("with_dev", False)  # dev was training data: no dev score
     return {
         "seed": seed,
         "run": str(run),
         "command": "tagger " + " ".join(command[3:]),
         "test": headline(test),
-        "dev": headline(best["dev"]),
+        "dev": None if with_dev else headline(best["dev"]),
         "best_epoch": best["epoch"],
         "epochs": len(epochs),
         "wall_s": wall,
@@ -107,13 +109,14 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Test scores: {scores}.",
         "",
-        "| seed | test | dev (best) | best epoch | epochs | wall min | command |",
+        "| seed | test | dev (best) | kept epoch | epochs | wall min | command |",
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in seeds:
         wall = "–" if s["wall_s"] is None else f"{s['wall_s'] / 60:.1f}"
+        dev = "– (trained on)" if s["dev"] is None else f"{s['dev']:.2f}"
         lines.append(
-            f"| {s['seed']} | {s['test']:.2f} | {s['dev']:.2f} | {s['best_epoch']} | "
+            f"| {s['seed']} | {s['test']:.2f} | {dev} | {s['best_epoch']} | "
             f"{s['epochs']} | {wall} | `{s['command']}` |"
         )
     return "\n".join(lines) + "\n"

@@ -88,6 +88,7 @@ class TrainConfig:
     clip: float = 5.0  # max gradient norm; 0 disables
     lr_decay: float = 0.5  # factor on plateau
     lr_patience: int = 2  # epochs without dev improvement before decaying the learning rate
+    lr_step: int = 0  # > 0: decay the learning rate every N epochs instead (no dev needed)
     min_lr: float = 1e-5
     threads: int | None = None  # torch threads; null: all cores
     device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda

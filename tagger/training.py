@@ -161,6 +161,17 @@ def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimiz
     return kind(params, lr=t.lr, weight_decay=t.weight_decay, fused=True)
 
 
+def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> Any:
+    """Decay the learning rate by ``train.lr_decay`` on dev plateaus or, with ``train.lr_step``,
+    every that many epochs (for ``train.with_dev``, where no held-out score is left to watch)."""
+    t = cfg.train
+    if t.lr_step > 0:
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.lr_step, gamma=t.lr_decay)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr
+    )
+
+
 def param_groups(cfg: Config, network: torch.nn.Module) -> list[dict[str, Any]]:
     """The trainable parameters, the word vectors in a group of their own at
     ``embeddings.lr_scale`` times the learning rate.
@@ -296,9 +307,7 @@ class Loop:
         self.progress, self.log = progress, log
         self.optimizer = make_optimizer(cfg, network)
         t = cfg.train
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="max", factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr
-        )
+        self.scheduler = make_scheduler(cfg, self.optimizer)
         self.rng = random.Random(t.seed)
         self.lengths = train_set.lengths
         tokens, tags = train_set.data["tokens"], train_set.data["tags"]
@@ -351,9 +360,13 @@ class Loop:
             )
             self.log(
                 f"epoch {epoch}: loss {loss:.4f} lr {lr:.2g} {tokens / seconds:,.0f} tok/s "
-                f"dev {_describe(dev)}{' *' if improved else ''}"
+                f"{'dev (trained on)' if t.with_dev else 'dev'} {_describe(dev)}"
+                f"{' *' if improved else ''}"
             )
-            self.scheduler.step(value)
+            if t.lr_step > 0:
+                self.scheduler.step()
+            else:
+                self.scheduler.step(value)
             self.epoch_done = epoch
             if epoch - self.best_epoch >= t.patience:
                 watched = "training loss" if t.with_dev else "dev"

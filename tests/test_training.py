@@ -339,6 +339,15 @@ def test_with_dev_trains_on_train_and_dev(tmp_path: Path, wnut40: Path) -> None:
     )
 
 
+def test_lr_step_decays_on_a_fixed_schedule(tmp_path: Path, wnut40: Path) -> None:
+    """train.lr_step: the learning rate is multiplied by lr_decay every N epochs, whatever dev
+    says (lr_patience 0 would otherwise decay at nearly every epoch of this tiny run)."""
+    extra = {"train.lr_step": 2, "train.lr_decay": 0.5, "train.lr_patience": 0}
+    training.train(config(tmp_path, wnut40, **{**extra, "train.max_epochs": 5}), tmp_path / "r")
+    lrs = [m["lr"] for m in metrics(tmp_path / "r") if "epoch" in m]
+    assert lrs == [0.02, 0.02, 0.01, 0.01, 0.005]  # tiny_overrides' train.lr is 0.02
+
+
 def test_with_dev_needs_a_dev_set_and_checks_it(tmp_path: Path, wnut40: Path) -> None:
     with pytest.raises(training.TaggerError, match="train.with_dev"):
         training.train(config(tmp_path, wnut40, **{"train.with_dev": True}), tmp_path / "a")

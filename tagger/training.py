@@ -71,14 +71,19 @@ def hold_out(train: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
 
 def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
     """The training files' scheme (given or detected) and the scheme the model learns in."""
+    check_tagged(train)
     tags = train.data["tags"]
-    if not any(tags):
-        raise DataError(train.path, None, "no tag column: training needs tagged sentences")
-    reject_malformed(train.path, tags, train.data["line"])
     scheme = normalize_scheme(cfg.data.scheme) if cfg.data.scheme else detect_scheme(tags)
     check_split(train, scheme)
     model_scheme = normalize_scheme(cfg.data.train_scheme) if scheme != "none" else "none"
     return scheme, model_scheme
+
+
+def check_tagged(corpus: Corpus) -> None:
+    """Raise a DataError when a training split has no tag column or a malformed tag."""
+    if not any(corpus.data["tags"]):
+        raise DataError(corpus.path, None, "no tag column: training needs tagged sentences")
+    reject_malformed(corpus.path, corpus.data["tags"], corpus.data["line"])
 
 
 def check_split(corpus: Corpus, scheme: str) -> None:
@@ -99,9 +104,7 @@ def merge_dev(train: Corpus, dev: Corpus | None, scheme: str) -> Corpus:
 
     if dev is None:
         raise TaggerError("train.with_dev: needs a dev set (data.dev or data.dev_fraction)")
-    if not any(dev.data["tags"]):
-        raise DataError(dev.path, None, "no tag column: train.with_dev needs tagged sentences")
-    reject_malformed(dev.path, dev.data["tags"], dev.data["line"])
+    check_tagged(dev)
     check_split(dev, scheme)
     offset = max(train.data["doc"], default=-1) + 1
     shifted = dev.data.map(lambda row: {"doc": row["doc"] + offset})

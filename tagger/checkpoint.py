@@ -1,5 +1,6 @@
 """Resumable training state in ``RUN_DIR/checkpoint/``: the run's config and, after each epoch,
-``state.pt`` (weights, optimiser, scheduler, batch-order RNG, epoch, best score, metrics).
+``state.pt`` (weights and their moving average, optimiser, scheduler, batch-order RNG, epoch,
+best score, metrics).
 
 ``state.pt`` holds tensors and plain Python values only and is read with
 ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects. Every file is written
@@ -63,6 +64,8 @@ def save(run_dir: Path, loop: Any) -> None:
         "scheduler": loop.scheduler.state_dict(),
         "rng_python": loop.rng.getstate(),  # the batch order; dropout is reseeded each epoch
     }
+    if loop.averaged is not None:
+        state["averaged"] = loop.averaged.state_dict()
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(run_dir / FOLDER / STATE, buffer.getvalue())
@@ -80,6 +83,8 @@ def restore(run_dir: Path, loop: Any) -> bool:
         loop.network.load_state_dict(state["network"])
         loop.optimizer.load_state_dict(state["optimizer"])
         loop.scheduler.load_state_dict(state["scheduler"])
+        if loop.averaged is not None:
+            loop.averaged.load_state_dict(state["averaged"])
     except Exception as exc:  # unpickling refusals, truncation, shape mismatches
         raise TaggerError(f"{path}: damaged checkpoint: {str(exc).splitlines()[0]}") from None
     version, internal, gauss = state["rng_python"]

@@ -90,6 +90,7 @@ class TrainConfig:
     lr_patience: int = 2  # epochs without dev improvement before decaying the learning rate
     lr_step: int = 0  # > 0: decay the learning rate every N epochs instead (no dev needed)
     min_lr: float = 1e-5
+    ema: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights
     threads: int | None = None  # torch threads; null: all cores
     device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda
     precision: str = "fp32"  # fp32 | bf16 (autocast on the matrix products)

@@ -35,14 +35,15 @@ def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(4, 5, DIM), mask
 
 
-@pytest.fixture(params=["global", "multihead", "bilstm"])
+@pytest.fixture(params=["global", "multihead", "bilstm", "bilstm-hidden"])
 def layer(request: pytest.FixtureRequest) -> AttentionLayer:
     """A document-scope layer of each kind that offers the scope."""
     torch.manual_seed(1)
     if request.param == "global":
         return GlobalAttention(DIM, size=4, dropout=0.0, scope="document").eval()
-    if request.param == "bilstm":
-        return StackedBiLSTM(DIM, dropout=0.0, scope="document").eval()
+    if request.param.startswith("bilstm"):
+        hidden = 3 if request.param == "bilstm-hidden" else None
+        return StackedBiLSTM(DIM, dropout=0.0, scope="document", hidden=hidden).eval()
     return MultiHeadSelfAttention(
         DIM, heads=2, dropout=0.0, position="relative", scope="document"
     ).eval()
@@ -58,16 +59,21 @@ def test_by_document_round_trip_and_shapes() -> None:
     assert torch.equal(back[mask], x[mask]) and back[~mask].eq(0).all()
 
 
-def test_document_bilstm_reads_a_document_as_one_sequence() -> None:
-    """Each token's state equals the BiLSTM run over its document's tokens in reading order."""
+@pytest.mark.parametrize("hidden", [None, 3])
+def test_document_bilstm_reads_a_document_as_one_sequence(hidden: int | None) -> None:
+    """Each token's state equals the BiLSTM run over its document's tokens in reading order
+    (with ``hidden``: H units per direction, projected back to D)."""
     x, mask = batch()
-    layer = StackedBiLSTM(DIM, dropout=0.0, scope="document").eval()
+    layer = StackedBiLSTM(DIM, dropout=0.0, scope="document", hidden=hidden).eval()
+    assert layer.lstm.out_dim == 2 * (hidden or DIM // 2)
     docs = torch.tensor([0, 1, 0, 1])
     out, _ = layer(x, mask, docs)
     for doc in (0, 1):
         rows = [i for i in range(4) if docs[i] == doc]
         tokens = torch.cat([x[i][mask[i]] for i in rows]).unsqueeze(0)  # (1, n, D)
-        alone = layer.norm(tokens + layer.lstm(tokens, torch.tensor([tokens.size(1)])))
+        states = layer.lstm(tokens, torch.tensor([tokens.size(1)]))  # (1, n, 2H)
+        update = states if hidden is None else layer.project(states)  # (1, n, D)
+        alone = layer.norm(tokens + update)
         assert torch.allclose(torch.cat([out[i][mask[i]] for i in rows]), alone[0], atol=1e-5)
 
 
@@ -146,6 +152,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "[{type: global, size: 8, scope: document}]",
         "[{type: multihead, heads: 2, scope: document}]",
         "[{type: bilstm, scope: document}]",
+        "[{type: bilstm, scope: document, hidden: 4}]",
     ],
 )
 def test_train_and_tag_with_document_attention(documents: Path, tmp_path: Path, spec: str) -> None:

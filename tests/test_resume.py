@@ -25,8 +25,9 @@ def tiny_corpus(tmp_path: Path, sentences: int = 60) -> Path:
     return path
 
 
-def train_args(data: Path, out: Path, epochs: int = 4) -> list[str]:
+def train_args(data: Path, out: Path, epochs: int = 4, *extra: str) -> list[str]:
     sets = [
+        *extra,
         f"data.train={data}",
         f"data.dev={data}",
         "data.test=null",
@@ -99,6 +100,24 @@ def test_sigkill_then_resume_gives_identical_weights(reference, tmp_path, when):
         assert (ref[name] == got[name]).all(), name
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert lines == (ref_dir / "metrics.jsonl").read_text().splitlines() or len(lines) == 4
+
+
+def test_resume_keeps_the_weight_average(tmp_path):
+    """With train.ema the checkpoint carries the moving average too: a run killed after an
+    epoch and resumed saves the same averaged weights as an uninterrupted one."""
+    data = tiny_corpus(tmp_path, 30)
+    ref_run = run(train_args(data, tmp_path / "ref", 3, "train.ema=0.9"), tmp_path)
+    assert ref_run.returncode == 0, ref_run.stderr
+    out = tmp_path / "run"
+    kill_when(
+        train_args(data, out, 3, "train.ema=0.9"),
+        tmp_path,
+        (out / "checkpoint" / "state.pt").exists,
+    )
+    resumed = run(resume_args(out), tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    ref, got = weights(tmp_path / "ref"), weights(out)
+    assert all((ref[name] == got[name]).all() for name in ref)
 
 
 def test_existing_model_is_not_overwritten(reference, tmp_path):

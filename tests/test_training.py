@@ -348,6 +348,42 @@ def test_lr_step_decays_on_a_fixed_schedule(tmp_path: Path, wnut40: Path) -> Non
     assert lrs == [0.02, 0.02, 0.01, 0.01, 0.005]  # tiny_overrides' train.lr is 0.02
 
 
+def test_ema_keeps_a_moving_average_of_the_weights(tmp_path: Path, wnut40: Path) -> None:
+    """train.ema: after every step the average moves a (1 - ema) share of the way to the
+    network's weights; the checkpoint holds both, and what gets saved is the average (which
+    differs from the weights the optimiser left)."""
+    trajectory: list[torch.Tensor] = []  # the output layer's weights after each step
+    saves: list[tuple[int, torch.Tensor]] = []  # (steps so far, saved weights)
+    real_step, real_save = training.Loop.step, training.save_model
+
+    def step(loop, ids):
+        loss = real_step(loop, ids)
+        trajectory.append(loop.network.emit.weight.detach().clone())
+        return loss
+
+    def save(run_dir, cfg, vocab, network, **meta):
+        saves.append((len(trajectory), network.emit.weight.detach().clone()))
+        return real_save(run_dir, cfg, vocab, network, **meta)
+
+    cfg = config(tmp_path, wnut40, **{"train.ema": 0.8, "train.max_epochs": 2})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.Loop, "step", step)
+        patch.setattr(training, "save_model", save)
+        training.train(cfg, tmp_path / "run", **QUIET)
+    averages = [trajectory[0]]
+    for weights in trajectory[1:]:
+        averages.append(0.8 * averages[-1] + 0.2 * weights)
+    state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=True)
+    assert torch.equal(state["network"]["emit.weight"], trajectory[-1])
+    assert torch.allclose(state["averaged"]["module.emit.weight"], averages[-1], atol=1e-6)
+    assert not torch.allclose(averages[-1], trajectory[-1], atol=1e-3)
+    assert saves
+    for steps, saved in saves:
+        assert torch.allclose(saved, averages[steps - 1], atol=1e-6)
+    with pytest.raises(training.TaggerError, match=r"train\.ema"):
+        training.train(config(tmp_path, wnut40, **{"train.ema": 1.0}), tmp_path / "bad", **QUIET)
+
+
 def test_with_dev_needs_a_dev_set_and_checks_it(tmp_path: Path, wnut40: Path) -> None:
     with pytest.raises(training.TaggerError, match="train.with_dev"):
         training.train(config(tmp_path, wnut40, **{"train.with_dev": True}), tmp_path / "a")

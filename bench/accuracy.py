@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import save
+from report import machine, save
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         "name": name,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "command": "python bench/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": f"{os.cpu_count()} logical CPUs",
+        "machine": machine(),
         "metric": "micro F1" if "micro" in first["dev"] else "accuracy",
         "mean": statistics.mean(scores),
         "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import save
+from report import machine, save
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
@@ -237,14 +237,12 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    info = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((x.split(":", 1)[1].strip() for x in info if x.startswith("model name")), "CPU")
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "command": "python bench/bigfile.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "threads": args.threads,
         "workers": args.workers,
-        "machine": f"{cpu}, {os.cpu_count()} logical CPUs",
+        "machine": machine(),
         "load": load,
         "startup_s": startup,
         "runs": runs,

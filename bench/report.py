@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 from typing import Any
+
+
+def machine() -> str:
+    """The CPU's model name and logical CPU count, e.g. "AMD EPYC, 2 logical CPUs": scores and
+    speeds differ between machines (float rounding follows the CPU's SIMD kernels)."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    names = (x.split(":", 1)[1].strip() for x in lines if x.startswith("model name"))
+    return f"{next(names, platform.processor() or 'CPU')}, {os.cpu_count()} logical CPUs"
 
 
 def save(report: dict[str, Any], folder: str | Path, name: str, text: str) -> None:

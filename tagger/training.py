@@ -176,17 +176,36 @@ def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> Any:
 
 
 def make_average(cfg: Config, network: torch.nn.Module) -> Any:
-    """With ``train.ema`` > 0, torch's AveragedModel: an exponential moving average of the
-    weights, updated after every step (Polyak averaging), or None. The average is what gets
-    evaluated and saved; it smooths the last steps' noise, which on small corpora moves the test
-    score from one epoch, or one seed, to the next."""
+    """With ``train.ema`` > 0, torch's AveragedModel keeping a moving average of the weights,
+    updated after every step (Polyak averaging), or None. The average is what gets evaluated
+    and saved; it smooths the last steps' noise, which on small corpora moves the test score
+    from one epoch, or one seed, to the next."""
     if not 0 <= cfg.train.ema < 1:
         raise ConfigError(f"train.ema: expected a decay in [0, 1), got {cfg.train.ema}")
     if cfg.train.ema == 0:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.optim.swa_utils import AveragedModel
 
-    return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(cfg.train.ema))
+    return AveragedModel(network, multi_avg_fn=corrected_ema(cfg.train.ema))
+
+
+def corrected_ema(decay: float) -> Callable[[list, list, Any], None]:
+    """AveragedModel's update for an exponential moving average without the start-up bias.
+
+    torch's ``get_ema_multi_avg_fn`` starts the average at the first weights, so early on it
+    is mostly the initial network (0.999 ** 1000 = 37% of it after 1000 steps), which scores
+    near zero and so misleads dev-based LR decay and early stopping. This one keeps the average
+    of all weights so far, weighted ``decay ** age`` and normalised (Adam's bias correction):
+    after n earlier updates the new weights get ``(1 - decay) / (1 - decay ** (n + 1))``,
+    1 at the first update, tending to ``1 - decay``.
+    """
+
+    @torch.no_grad()
+    def update(averaged: list, current: list, updates: Any) -> None:
+        weight = (1 - decay) / (1 - decay ** (int(updates) + 1))
+        torch._foreach_lerp_(averaged, current, weight)
+
+    return update
 
 
 def param_groups(cfg: Config, network: torch.nn.Module) -> list[dict[str, Any]]:

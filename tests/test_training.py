@@ -349,9 +349,9 @@ def test_lr_step_decays_on_a_fixed_schedule(tmp_path: Path, wnut40: Path) -> Non
 
 
 def test_ema_keeps_a_moving_average_of_the_weights(tmp_path: Path, wnut40: Path) -> None:
-    """train.ema: after every step the average moves a (1 - ema) share of the way to the
-    network's weights; the checkpoint holds both, and what gets saved is the average (which
-    differs from the weights the optimiser left)."""
+    """train.ema: the average after step n is the mean of the weights after steps 1..n, step k
+    weighted ema ** (n - k) (no pull towards the initial weights); the checkpoint holds both,
+    and what gets saved is the average (which differs from the weights the optimiser left)."""
     trajectory: list[torch.Tensor] = []  # the output layer's weights after each step
     saves: list[tuple[int, torch.Tensor]] = []  # (steps so far, saved weights)
     real_step, real_save = training.Loop.step, training.save_model
@@ -370,9 +370,10 @@ def test_ema_keeps_a_moving_average_of_the_weights(tmp_path: Path, wnut40: Path)
         patch.setattr(training.Loop, "step", step)
         patch.setattr(training, "save_model", save)
         training.train(cfg, tmp_path / "run", **QUIET)
-    averages = [trajectory[0]]
-    for weights in trajectory[1:]:
-        averages.append(0.8 * averages[-1] + 0.2 * weights)
+    averages = []  # the decay-weighted mean of all weights so far, computed directly
+    for n in range(len(trajectory)):
+        ages = [0.8 ** (n - k) for k in range(n + 1)]
+        averages.append(sum(a * w for a, w in zip(ages, trajectory)) / sum(ages))
     state = torch.load(tmp_path / "run" / "checkpoint" / "state.pt", weights_only=True)
     assert torch.equal(state["network"]["emit.weight"], trajectory[-1])
     assert torch.allclose(state["averaged"]["module.emit.weight"], averages[-1], atol=1e-6)

@@ -1,0 +1,152 @@
+"""What document context costs in training: seconds per epoch on a slice of CoNLL-2003.
+
+    python bench/document_cost.py [--config configs/conll2003.yaml] [--sentences 3000]
+
+Trains the config's network (one thread) on the first N training sentences, whole documents
+only, and times one epoch of ``tagger.training.Loop.epoch`` (after one warm-up epoch) for:
+
+- ``sentence``: no attention layer, length-bucketed batches (the cheapest network);
+- ``document batches``: the same network fed the batches a document-scope layer gets
+  (``document_batches``: whole documents, mixed sentence lengths), to separate the cost of the
+  batching from the cost of the layer;
+- ``bilstm (document)`` and ``bilstm (document, hidden 64)``: a second BiLSTM over each
+  document's sentences, D/2 or 64 units per direction.
+
+Reports seconds per epoch, batches per epoch and padded tokens per real token (B x T_max over
+the sum of lengths) and writes ``bench/results/document-cost-<date>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from report import machine, save
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+VARIANTS = {
+    "sentence": ("[]", False),
+    "document batches": ("[]", True),
+    "bilstm (document)": ("[{type: bilstm, scope: document}]", False),
+    "bilstm (document, hidden 64)": ("[{type: bilstm, scope: document, hidden: 64}]", False),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "conll2003.yaml"))
+    parser.add_argument("--sentences", type=int, default=3000)
+    parser.add_argument("--output", default=str(RESULTS))
+    return parser.parse_args(argv)
+
+
+def cut(source: Path, sentences: int, target: Path) -> None:
+    """The first ``sentences`` sentences of a CoNLL file, ending at a document boundary."""
+    kept, count = [], 0
+    for line in source.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-DOCSTART-") and count >= sentences:
+            break
+        kept.append(line)
+        count += not line.strip()
+    target.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def measure(args: argparse.Namespace, train: Path, work: Path, name: str) -> dict[str, Any]:
+    import tagger.training as training
+    from tagger.config import load_config
+
+    spec, force_documents = VARIANTS[name]
+    sets = [f"data.train={train}", "data.dev=null", "data.test=null", "train.with_dev=false"]
+    sets += ["train.threads=1", f"model.attention={spec}"]
+    cfg = load_config(args.config, sets)
+    loops: list[Any] = []
+
+    def keep(loop: Any) -> dict[str, Any]:
+        loops.append(loop)
+        return {"best_epoch": 0, "dev": None}
+
+    run = work / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    real_run = training.Loop.run
+    training.Loop.run = keep  # build everything as `tagger train` does, train nothing
+    try:
+        training.train(cfg, run, progress=False, log=lambda _m: None)
+    finally:
+        training.Loop.run = real_run
+    loop = loops[0]
+    if force_documents:  # document batches for a network with no document-scope layer
+        loop.network.__class__ = type("Forced", (type(loop.network),), {"document_level": True})
+    loop.epoch(1)
+    batches = _batches(loop)  # the timed epoch's
+    started = time.perf_counter()
+    loop.epoch(2)
+    padded = sum(len(ids) * max(loop.lengths[i] for i in ids) for ids in batches)
+    return {
+        "variant": name,
+        "seconds": time.perf_counter() - started,
+        "batches": len(batches),
+        "padding": padded / sum(loop.lengths),
+    }
+
+
+def _batches(loop: Any) -> list[list[int]]:
+    """The batches one epoch of ``loop`` trains on (a copy of its RNG, so nothing moves)."""
+    import copy
+
+    from tagger.data.batching import bucket_batches, document_batches
+
+    rng, size = copy.deepcopy(loop.rng), loop.cfg.train.batch_size
+    if loop.network.document_level:
+        return document_batches(loop.docs, size, rng)
+    return bucket_batches(loop.lengths, size, rng)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from tagger.config import load_config
+
+    source = Path(load_config(args.config).data.train)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        train = work / "train.txt"
+        cut(source, args.sentences, train)
+        rows = []
+        for name in VARIANTS:
+            rows.append(measure(args, train, work, name))
+            print(f"  {name}: {rows[-1]['seconds']:.1f} s", flush=True)
+    base = rows[0]["seconds"]
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "command": "python bench/document_cost.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(),
+        "sentences": args.sentences,
+        "rows": rows,
+    }
+    lines = [
+        f"# Document context: training cost, {report['date']}",
+        "",
+        f"`{report['command']}` — {report['machine']}, one thread; the config's network on the",
+        f"first {args.sentences} training sentences (whole documents), one epoch after a warm-up.",
+        "",
+        "| variant | s / epoch | vs sentence | batches | padded / real tokens |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['variant']} | {row['seconds']:.1f} | {row['seconds'] / base:.2f}x "
+            f"| {row['batches']} | {row['padding']:.2f} |"
+        )
+    save(report, args.output, f"document-cost-{report['date']}", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

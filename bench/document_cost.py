@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     base = rows[0]["seconds"]
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-        "command": "python bench/document_cost.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            ["python bench/document_cost.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
         "machine": machine(),
         "sentences": args.sentences,
         "rows": rows,

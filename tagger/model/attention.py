@@ -330,10 +330,9 @@ class StackedBiLSTM(AttentionLayer):
     each document's sentences as one sequence, so that a token's state carries the neighbouring
     sentences (Strubell et al. 2017's document-level tagger).
 
-    ``hidden`` units per direction (default D/2; then no projection). A document row is a few
-    long sequences, so its time steps run one after another at a batch of one or two rows,
-    where each step's cost is reading the (4H, H) recurrent weights: H = 64 reads a tenth of
-    H = 200's, and a linear layer maps the 2H states back to D.
+    ``hidden`` units per direction (default D/2; then no projection); other sizes are mapped
+    back to D by a linear layer. At document scope the layer runs few, long rows: on CoNLL-2003
+    H = 64 costs half of what H = 200 adds to an epoch (``bench/document_cost.py``).
     """
 
     def __init__(

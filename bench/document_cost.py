@@ -19,6 +19,7 @@ the sum of lengths) and writes ``bench/results/document-cost-<date>.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import shutil
 import sys
@@ -66,25 +67,13 @@ def measure(args: argparse.Namespace, train: Path, work: Path, name: str) -> dic
     sets = [f"data.train={train}", "data.dev=null", "data.test=null", "train.with_dev=false"]
     sets += ["train.threads=1", f"model.attention={spec}"]
     cfg = load_config(args.config, sets)
-    loops: list[Any] = []
-
-    def keep(loop: Any) -> dict[str, Any]:
-        loops.append(loop)
-        return {"best_epoch": 0, "dev": None}
-
     run = work / "run"
     shutil.rmtree(run, ignore_errors=True)
-    real_run = training.Loop.run
-    training.Loop.run = keep  # build everything as `tagger train` does, train nothing
-    try:
-        training.train(cfg, run, progress=False, log=lambda _m: None)
-    finally:
-        training.Loop.run = real_run
-    loop = loops[0]
+    loop, _ = training.build_loop(cfg, run, log=lambda _m: None)
     if force_documents:  # document batches for a network with no document-scope layer
         loop.network.__class__ = type("Forced", (type(loop.network),), {"document_level": True})
     loop.epoch(1)
-    batches = _batches(loop)  # the timed epoch's
+    batches = loop.plan(copy.deepcopy(loop.rng))  # the timed epoch's
     started = time.perf_counter()
     loop.epoch(2)
     padded = sum(len(ids) * max(loop.lengths[i] for i in ids) for ids in batches)
@@ -94,18 +83,6 @@ def measure(args: argparse.Namespace, train: Path, work: Path, name: str) -> dic
         "batches": len(batches),
         "padding": padded / sum(loop.lengths),
     }
-
-
-def _batches(loop: Any) -> list[list[int]]:
-    """The batches one epoch of ``loop`` trains on (a copy of its RNG, so nothing moves)."""
-    import copy
-
-    from tagger.data.batching import bucket_batches, document_batches
-
-    rng, size = copy.deepcopy(loop.rng), loop.cfg.train.batch_size
-    if loop.network.document_level:
-        return document_batches(loop.docs, size, rng)
-    return bucket_batches(loop.lengths, size, rng)
 
 
 def main(argv: list[str] | None = None) -> None:

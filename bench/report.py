@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
+def cpu_info() -> dict[str, str]:
+    """The first CPU's fields of /proc/cpuinfo ("model name", "flags", ...); empty elsewhere."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    fields = [line.split(":", 1) for line in lines if ":" in line]
+    return {k.strip(): v.strip() for k, v in reversed(fields)}  # the first CPU's values win
+
+
 def machine() -> str:
     """The CPU's model name and logical CPU count, e.g. "AMD EPYC, 2 logical CPUs": scores and
     speeds differ between machines (float rounding follows the CPU's SIMD kernels)."""
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.exists() else []
-    names = (x.split(":", 1)[1].strip() for x in lines if x.startswith("model name"))
-    return f"{next(names, platform.processor() or 'CPU')}, {os.cpu_count()} logical CPUs"
+    name = cpu_info().get("model name", platform.processor() or "CPU")
+    return f"{name}, {os.cpu_count()} logical CPUs"
 
 
 def save(report: dict[str, Any], folder: str | Path, name: str, text: str) -> None:

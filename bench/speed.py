@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import save
+from report import cpu_info, save
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
@@ -317,9 +317,7 @@ def flops_per_token(vocab_tags: int, chars_per_token: float) -> dict[str, Any]:
 
 
 def machine_info(threads: list[int]) -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    fields = [line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line]
-    info = {k.strip(): v.strip() for k, v in reversed(fields)}  # the first CPU's values
+    info = cpu_info()
     flags = set(info.get("flags", "").split())
     return {
         "cpu_model": info.get("model name", platform.processor() or "unknown"),

@@ -267,6 +267,31 @@ def train(
         raise TaggerError("train: give a config, or resume an interrupted run")
     elif world.main:
         checkpoint.check_free(output, overwrite)
+    loop, test_set = build_loop(cfg, output, progress, log, resume, world)
+    summary = loop.run()
+    if test_set is not None and world.main:
+        from tagger.archive import load_model
+
+        _, _, best, _ = load_model(output)
+        summary["test"] = evaluate_split(best, loop.vocab, test_set)
+        loop.record({"event": "test", **summary["test"]})
+        log(f"test {_describe(summary['test'])}")
+    world.barrier()
+    return summary
+
+
+def build_loop(
+    cfg: Config,
+    output: Path,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+    resume: bool = False,
+    world: distributed.World | None = None,
+) -> tuple[Loop, Corpus | None]:
+    """Everything :func:`train` sets up before its first epoch: the data, vocabulary, network
+    and :class:`Loop` (restored from ``output``'s checkpoint with ``resume``), and the test set.
+    Records the config in ``output`` for a new run."""
+    world = world or distributed.World()
     torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
     seed_everything(cfg.train.seed)
     if not cfg.data.train:
@@ -298,16 +323,7 @@ def train(
     loop.meta = {"word_dim": dim}
     if resume and checkpoint.restore(output, loop):
         log(f"resuming after epoch {loop.epoch_done}")
-    summary = loop.run()
-    if test_set is not None and world.main:
-        from tagger.archive import load_model
-
-        _, _, best, _ = load_model(output)
-        summary["test"] = evaluate_split(best, vocab, test_set)
-        loop.record({"event": "test", **summary["test"]})
-        log(f"test {_describe(summary['test'])}")
-    world.barrier()
-    return summary
+    return loop, test_set
 
 
 def _silent(_message: str) -> None:
@@ -417,12 +433,7 @@ class Loop:
         from tagger.progress import Progress
 
         t, world = self.cfg.train, self.world
-        size = t.batch_size * world.size
-        if self.network.document_level:  # attention across a document's sentences
-            batches = document_batches(self.docs, size, self.rng)
-        else:
-            batches = bucket_batches(self.lengths, size, self.rng)
-        batches = [ids for ids in batches if len(ids) >= world.size]
+        batches = [ids for ids in self.plan(self.rng) if len(ids) >= world.size]
         every = sum(self.lengths[i] for ids in batches for i in ids)  # all ranks' tokens
         batches = [world.shard(ids) for ids in batches]
         torch.manual_seed(t.seed + 1000 * epoch + world.rank)  # dropout: per epoch and rank
@@ -436,6 +447,13 @@ class Loop:
                 tokens += sum(self.lengths[i] for i in ids)
                 bar.advance(loss=loss, tokens=tokens * world.size)
         return total / max(seen, 1), every
+
+    def plan(self, rng: random.Random) -> list[list[int]]:
+        """One epoch's batches (sentence ids, all ranks'), in the order ``rng`` shuffles them."""
+        size = self.cfg.train.batch_size * self.world.size
+        if self.network.document_level:  # attention across a document's sentences
+            return document_batches(self.docs, size, rng)
+        return bucket_batches(self.lengths, size, rng)
 
     def step(self, ids: list[int]) -> float:
         batch = self.encoded.batch(ids)

@@ -114,9 +114,27 @@ def test_document_batches_keep_documents_whole() -> None:
     for doc in (0, 2, 4):  # at most batch_size sentences: never cut
         members = [i for i, d in enumerate(docs) if d == doc]
         assert any(set(members) <= set(b) for b in batches)
-    assert [len(b) for b in batches] == [3, 5, 4, 5, 5, 3]  # [0], [1a], [1b 2], [3a], [3b], [3c 4]
+    for batch in batches:  # a document's sentences stay in order within a batch
+        for doc in {docs[i] for i in batch}:
+            members = [i for i in batch if docs[i] == doc]
+            assert members == list(range(members[0], members[0] + len(members)))
+    # pieces 3, 5+2, 2, 5+5+2, 1: best-fit decreasing fills all five batches (in order: six)
+    assert [len(b) for b in batches] == [5, 5, 5, 5, 5]
     shuffled = document_batches(docs, 5, random.Random(0))
     assert sorted(i for b in shuffled for i in b) == list(range(len(docs)))
+    assert sorted(map(len, shuffled)) == [5, 5, 5, 5, 5]
+
+
+def test_document_batches_pack_documents_tightly_and_shuffle() -> None:
+    rng = random.Random(3)
+    docs = [d for d in range(60) for _ in range(rng.randint(1, 40))]
+    batches = document_batches(docs, 32)
+    assert sorted(i for b in batches for i in b) == list(range(len(docs)))
+    assert max(map(len, batches)) <= 32
+    bound = -(-len(docs) // 32)
+    assert len(batches) <= bound + 2  # best-fit decreasing: within a few of the bound
+    orders = {tuple(map(tuple, document_batches(docs, 32, random.Random(s)))) for s in range(3)}
+    assert len(orders) == 3  # the rng shuffles
 
 
 def chunk(doc: int) -> Chunk:

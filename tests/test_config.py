@@ -185,3 +185,14 @@ def test_demo_config_loads() -> None:
     cfg = load_config(root / "configs" / "demo.yaml")
     assert cfg.data.train == "data/wnut17/train.conll"
     assert cfg.model.hidden_size == 128 and cfg.train.seed == 1
+
+
+def test_every_shipped_config_loads() -> None:
+    root = Path(__file__).resolve().parents[1]
+    paths = sorted((root / "configs").glob("*.yaml"))
+    assert len(paths) >= 6
+    for path in paths:
+        cfg = load_config(path)
+        assert cfg.data.train, path.name
+        if cfg.train.with_dev:  # dev is trained on: it must exist to be merged in
+            assert cfg.data.dev or cfg.data.dev_fraction, path.name

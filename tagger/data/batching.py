@@ -198,9 +198,9 @@ def document_batches(
     document's last piece is shorter, so two pieces of one document never share a batch). The
     pieces are packed best-fit decreasing: largest first, each into the fullest batch it fits,
     so that batches hold close to ``batch_size`` sentences (CoNLL-2003's first 3,000 training
-    sentences, batch 32: 89 batches, where packing the pieces in order gave 113 and the bound
-    is 88). With ``rng`` the pieces are shuffled first, which breaks ties between pieces of
-    one size at random, and the batches are shuffled, so that epochs differ.
+    sentences, batch 32: 89 batches, where packing the pieces in order gave 109-113, by the
+    shuffle, and the bound is 88). With ``rng`` the pieces are shuffled first, which breaks ties
+    between pieces of one size at random, and the batches are shuffled, so that epochs differ.
     """
     pieces: list[list[int]] = []
     for i, doc in enumerate(docs):

@@ -122,7 +122,7 @@ def train(
     summary = guarded(call)
     brief = {k: v for k, v in summary.items() if k not in ("dev", "test")}
     for split in ("dev", "test"):  # headline scores; per-type ones are in metrics.jsonl
-        if split in summary:
+        if summary.get(split):  # no dev score when dev was trained on
             brief[split] = {
                 k: summary[split][k] for k in ("accuracy", "micro") if k in summary[split]
             }

@@ -91,6 +91,7 @@ def summarize(run: Path, seed: int, command: list[str], wall: float | None) -> d
         "run": str(run),
         "command": "tagger " + " ".join(command[3:]),
         "test": headline(test),
+        "metric": "micro F1" if "micro" in test else "accuracy",
         "dev": None if with_dev else headline(best["dev"]),
         "best_epoch": best["epoch"],
         "epochs": len(epochs),
@@ -128,14 +129,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{name}: seeds {args.seeds}")
     seeds = [train_seed(args, name, seed) for seed in args.seeds]
     scores = [s["test"] for s in seeds]
-    with open(ROOT / seeds[0]["run"] / "metrics.jsonl", encoding="utf-8") as handle:
-        first = json.loads(handle.readline())
     report = {
         "name": name,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "command": "python bench/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
-        "metric": "micro F1" if "micro" in first["dev"] else "accuracy",
+        "metric": seeds[0]["metric"],
         "mean": statistics.mean(scores),
         "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
         "seeds": seeds,

@@ -59,19 +59,25 @@ def _curve(epochs: list[int], values: list[float], title: str, ylabel: str, path
 
 
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Write loss.png, dev.png, lr.png and per_type.png for a training run; return their paths."""
+    """Write loss.png, dev.png, lr.png and per_type.png for a training run; return their paths.
+    A run trained on its dev set (``train.with_dev``) has no dev scores, so no dev.png or
+    per_type.png."""
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir else run_dir / "plots"
     epochs = [m for m in read_metrics(run_dir) if "epoch" in m]
     if not epochs:
         raise TaggerError(f"{run_dir}/metrics.jsonl: no epoch finished yet")
     xs = [m["epoch"] for m in epochs]
-    dev = [m["dev"]["micro"]["f1"] if "micro" in m["dev"] else m["dev"]["accuracy"] for m in epochs]
     written = [
         _curve(xs, [m["loss"] for m in epochs], "training loss", "mean NLL", out / "loss.png"),
-        _curve(xs, [100 * v for v in dev], "dev score", "F1 / accuracy (%)", out / "dev.png"),
         _curve(xs, [m["lr"] for m in epochs], "learning rate", "lr", out / "lr.png"),
     ]
+    if epochs[0]["dev"] is None:
+        return written
+    dev = [m["dev"]["micro"]["f1"] if "micro" in m["dev"] else m["dev"]["accuracy"] for m in epochs]
+    written.insert(
+        1, _curve(xs, [100 * v for v in dev], "dev score", "F1 / accuracy (%)", out / "dev.png")
+    )
     best = next((m for m in reversed(epochs) if m.get("best")), epochs[-1])
     if "per_type" in best["dev"]:
         written.append(_per_type(best["dev"]["per_type"], best["epoch"], out / "per_type.png"))

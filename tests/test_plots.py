@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -40,6 +41,23 @@ def test_plot_run(run_dir, tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["dev.png", "loss.png", "lr.png", "per_type.png"]
     assert all((tmp_path / n).read_bytes().startswith(PNG) for n in names)
+
+
+def test_a_run_trained_on_dev_has_no_dev_scores(tmp_path, wnut40):
+    """train.with_dev: dev is training data, so no epoch scores it (metrics, the CLI's summary)
+    and the plots leave the dev curve out."""
+    sets = tiny_overrides(tmp_path / "cache", **{"data.train": wnut40, "data.dev": wnut40})
+    sets += ["data.test=null", "train.max_epochs=2", "train.with_dev=true"]
+    args = ["train", str(ROOT / "configs" / "demo.yaml"), "--output", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, [*args, "--quiet", *[x for s in sets for x in ("--set", s)]])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["best_epoch"] in (1, 2) and "dev" not in summary
+    epochs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert len(epochs) == 2 and all(m["dev"] is None for m in epochs)
+    result = CliRunner().invoke(app, ["plot", str(tmp_path / "run"), "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["loss.png", "lr.png"]
 
 
 def test_explain_sentence_and_file(run_dir, tmp_path, wnut40):

@@ -69,15 +69,19 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
         raise TaggerError(f"{run_dir}/metrics.jsonl: no epoch finished yet")
     xs = [m["epoch"] for m in epochs]
     written = [
-        _curve(xs, [m["loss"] for m in epochs], "training loss", "mean NLL", out / "loss.png"),
-        _curve(xs, [m["lr"] for m in epochs], "learning rate", "lr", out / "lr.png"),
+        _curve(xs, [m["loss"] for m in epochs], "training loss", "mean NLL", out / "loss.png")
     ]
-    if epochs[0]["dev"] is None:
+    scored = epochs[0]["dev"] is not None
+    if scored:
+        dev = [
+            m["dev"]["micro"]["f1"] if "micro" in m["dev"] else m["dev"]["accuracy"] for m in epochs
+        ]
+        written.append(
+            _curve(xs, [100 * v for v in dev], "dev score", "F1 / accuracy (%)", out / "dev.png")
+        )
+    written.append(_curve(xs, [m["lr"] for m in epochs], "learning rate", "lr", out / "lr.png"))
+    if not scored:
         return written
-    dev = [m["dev"]["micro"]["f1"] if "micro" in m["dev"] else m["dev"]["accuracy"] for m in epochs]
-    written.insert(
-        1, _curve(xs, [100 * v for v in dev], "dev score", "F1 / accuracy (%)", out / "dev.png")
-    )
     best = next((m for m in reversed(epochs) if m.get("best")), epochs[-1])
     if "per_type" in best["dev"]:
         written.append(_per_type(best["dev"]["per_type"], best["epoch"], out / "per_type.png"))

@@ -429,7 +429,8 @@ class Loop:
     def evaluate_dev(self) -> dict[str, Any] | None:
         """The kept network's dev scores, on every rank; None with ``train.with_dev``, where dev
         is training data (the kept epoch is then the one of lowest training loss, and scoring
-        data the network trained on would only cost time: about 10 s an epoch on CoNLL-2003)."""
+        data the network trained on would only cost time: 6.3 s an epoch, one thread, for the
+        CoNLL-2003 document network)."""
         if self.cfg.train.with_dev:
             return None
         dev = evaluate_split(self.kept, self.vocab, self.dev_set) if self.world.main else None

@@ -33,6 +33,13 @@ class InputFormat(str, Enum):
     text = "text"
 
 
+class WriteMode(str, Enum):
+    auto = "auto"
+    replace = "replace"
+    append = "append"
+    gold_pred = "gold-pred"
+
+
 class OutputFormat(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
@@ -142,10 +149,20 @@ def predict(
     output: Annotated[str, typer.Option("--output", "-o", help="Output file; '-' stdout.")] = "-",
     format: Annotated[OutputFormat, typer.Option(help="Output format.")] = OutputFormat.conll,
     input_format: Annotated[
-        InputFormat | None, typer.Option(help="Input format; guessed from the extension.")
+        InputFormat | None,
+        typer.Option(help="Input format; detected from the content (README: input formats)."),
     ] = None,
     token_column: Annotated[int | None, typer.Option(help="0-based token column.")] = None,
-    tag_column: Annotated[int | None, typer.Option(help="0-based tag column.")] = None,
+    tag_column: Annotated[
+        int | None, typer.Option(help="0-based tag column (replaced by the predictions).")
+    ] = None,
+    write: Annotated[
+        WriteMode,
+        typer.Option(
+            help="CoNLL output: replace the tag column, append a column, or gold-pred "
+            "(token ... gold pred, for conlleval); auto replaces only the model's own tag column."
+        ),
+    ] = WriteMode.auto,
     nbest: Annotated[
         int, typer.Option(min=1, help="With --format jsonl: the N best paths per sentence.")
     ] = 1,
@@ -175,7 +192,7 @@ def predict(
         fmt = input_format.value if input_format else None
         columns = (token_column, tag_column)
         show = sys.stderr.isatty() and output != "-"
-        options = {"nbest": nbest, "workers": workers, "progress": show}
+        options = {"nbest": nbest, "workers": workers, "progress": show, "write": write.value}
         return tagger.tag_file(input, output, fmt, format.value, *columns, **options)
 
     guarded(call)
@@ -190,7 +207,7 @@ def evaluate(
     pred: Annotated[str, typer.Argument(help="Predictions, or (with a model) data to tag.")],
     json_: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     input_format: Annotated[
-        InputFormat | None, typer.Option(help="File format; guessed from the extension.")
+        InputFormat | None, typer.Option(help="File format; detected from the content.")
     ] = None,
     tag_column: Annotated[int, typer.Option(help="0-based tag column in both files.")] = -1,
     confusion: Annotated[
@@ -198,7 +215,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score PRED against GOLD with seqeval (conlleval-compatible), or a model on a data file."""
-    from tagger.data.conll import guess_format
+    from tagger.data.sniff import format_of
     from tagger.scoring import report_table, score_files
 
     def call() -> dict[str, Any]:
@@ -207,7 +224,7 @@ def evaluate(
 
             fmt = input_format.value if input_format else None
             return Tagger.load(gold).evaluate(pred, fmt, str(confusion) if confusion else None)
-        fmt = input_format.value if input_format else guess_format(gold)
+        fmt = input_format.value if input_format else format_of(gold)
         return score_files(gold, pred, fmt, tag_column, confusion=confusion and str(confusion))
 
     report = guarded(call)
@@ -247,7 +264,8 @@ def explain(
     from rich.console import Console
     from rich.table import Table
 
-    from tagger.data.conll import guess_format, read_sentences
+    from tagger.data.conll import read_sentences
+    from tagger.data.sniff import format_of
     from tagger.errors import TaggerError
     from tagger.plots import plot_attention
     from tagger.prediction import Tagger
@@ -256,7 +274,7 @@ def explain(
         tagger = Tagger.load(run_dir)
         tokens = sentence.split()
         if Path(sentence).is_file():
-            found = list(read_sentences(sentence, guess_format(sentence)))
+            found = list(read_sentences(sentence, format_of(sentence, tagger.known_tags())))
             if not 0 <= index < len(found):
                 raise TaggerError(f"{sentence}: --index {index} is not one of its {len(found)}")
             tokens = found[index].tokens

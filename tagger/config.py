@@ -28,7 +28,7 @@ class DataConfig:
     train: str | None = None
     dev: str | None = None
     test: str | None = None
-    format: str = "conll"  # conll | conllu
+    format: str = "auto"  # auto (detected from each file's content) | conll | conllu
     token_column: int = 0
     tag_column: int = -1  # -1: the last column
     tag_field: str = "upos"  # CoNLL-U: upos | xpos | a MISC key
@@ -114,7 +114,7 @@ class Config:
 
 
 CHOICES = {
-    "data.format": ("conll", "conllu"),
+    "data.format": ("auto", "conll", "conllu"),
     "data.scheme": ("iob1", "iob2", "bio", "iobes", "bilou", "none"),
     "data.train_scheme": ("iob1", "iob2", "bio", "iobes", "bilou"),
     "model.char_encoder": ("cnn", "lstm", "none"),

@@ -12,8 +12,9 @@ from typing import Any
 import torch
 
 from tagger.data.batching import Encoded, bucket_batches, document_batches, make_batch
-from tagger.data.conll import Chunk, format_chunk, guess_format, iter_chunks, write_lines_atomic
+from tagger.data.conll import Chunk, format_chunk, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
+from tagger.data.sniff import KnownTags, format_of, open_input, require_gold
 from tagger.data.vocab import Vocab
 from tagger.errors import DataError, TaggerError
 from tagger.runtime import network_device, pick_device
@@ -181,6 +182,10 @@ class Tagger:
         network.to(pick_device(device))
         return cls(cfg, vocab, network, cfg.train.eval_batch_size, Path(run_dir))
 
+    def known_tags(self) -> KnownTags:
+        """The model's labels, to recognise its tag column in files."""
+        return KnownTags.of(self.vocab.tags, self.vocab.scheme)
+
     def _to_output(self, tags: list[str]) -> list[str]:
         """Model-scheme tags in the scheme of the training files."""
         source, target = self.vocab.model_scheme, self.vocab.scheme
@@ -310,17 +315,29 @@ class Tagger:
         nbest: int = 1,
         workers: int = 1,
         progress: bool = False,
+        write: str = "auto",
     ) -> int:
         """Tag a CoNLL, CoNLL-U or text file (``-``: stdin) into ``target`` (``-``: stdout).
 
-        CoNLL output keeps every input line, with the tag column replaced (or added); JSONL output
-        has one object per sentence (see :meth:`predict`). Returns the number of tokens tagged.
+        The input format is detected from the content unless given (``sniff.detect_format``).
+        CoNLL output keeps every input line, with the model's tag column replaced, or a column
+        added (``write``: ``auto``, ``replace``, ``append``, ``gold-pred``; see
+        ``sniff.choose_write``); JSONL output has one object per sentence (see :meth:`predict`).
+        Returns the number of tokens tagged.
         """
         data = self.cfg.data
-        fmt = input_format or guess_format(source)
         token_column = data.token_column if token_column is None else token_column
+        if tag_column is not None and write == "auto":
+            write = "replace"  # a tag column named by the caller is the one to fill
         tag_column = data.tag_column if tag_column is None else tag_column
-        chunks = iter_chunks(source, fmt, token_column, tag_column, data.tag_field)
+        found = open_input(
+            source, input_format, self.known_tags(), tag_column, data.tag_field, write
+        )
+        fmt, write = found.fmt, found.write
+        chunks = iter_chunks(source, fmt, token_column, tag_column, data.tag_field, found.lines)
+        if write == "gold-pred":
+            chunks = require_gold(source, chunks)
+        columns = (fmt, tag_column, data.tag_field, write)
         jsonl = output_format == "jsonl"
         count = [0]
 
@@ -338,13 +355,13 @@ class Tagger:
                         bar.advance(read if size else 1, tokens=count[0])
                     if result is None:
                         if not jsonl:
-                            yield from format_chunk(chunk, None, fmt, tag_column, data.tag_field)
+                            yield from format_chunk(chunk, None, *columns)
                         continue
                     count[0] += len(result.tokens if jsonl else result)
                     if jsonl:
                         yield json.dumps(result.to_dict(), ensure_ascii=False)
                     else:
-                        yield from format_chunk(chunk, result, fmt, tag_column, data.tag_field)
+                        yield from format_chunk(chunk, result, *columns)
             if not count[0]:
                 raise DataError(source, None, "no sentences found")
 
@@ -389,7 +406,7 @@ class Tagger:
         from tagger.scoring import read_tag_sequences, score
 
         data = self.cfg.data
-        fmt = input_format or guess_format(path)
+        fmt = input_format or format_of(path, self.known_tags())
         columns = (data.tag_column, data.tag_field, data.token_column)
         tokens, gold, _ = read_tag_sequences(path, fmt, *columns)
         return score(gold, self.tag(tokens), self.vocab.scheme, confusion)

@@ -25,6 +25,7 @@ from tagger.config import Config, ConfigError
 from tagger.data.batching import Encoded, bucket_batches, document_batches
 from tagger.data.dataset import load_corpus
 from tagger.data.schemes import TagError, check_tags, convert, detect_scheme, normalize_scheme
+from tagger.data.sniff import training_format
 from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
 from tagger.errors import DataError, TaggerError
@@ -55,7 +56,8 @@ def load_split(cfg: Config, path: str | None) -> Corpus | None:
     d = cfg.data
     if path is None:
         return None
-    data = load_corpus(path, d.format, d.token_column, d.tag_column, d.tag_field, d.cache_dir)
+    fmt = training_format(path) if d.format == "auto" else d.format
+    data = load_corpus(path, fmt, d.token_column, d.tag_column, d.tag_field, d.cache_dir)
     return Corpus(path, data)
 
 

@@ -148,11 +148,18 @@ def test_bad_file_to_tag_leaves_no_output_and_keeps_old_one(tmp_path, model_dir)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_unseen_tags_in_file_to_tag_are_replaced(tmp_path, model_dir):
+def test_unseen_tags_in_file_to_tag_are_kept_or_replaced_on_request(tmp_path, model_dir):
+    # Issue 19 changed this: a last column of tags the model does not know is kept (the
+    # predictions are appended); --write replace replaces it as before.
     src = write(tmp_path / "in.conll", "EU B-WEIRD\nrejects Q\n")
     out = tmp_path / "out.conll"
     result = invoke("predict", str(model_dir), str(src), "--output", str(out))
     assert result.exit_code == 0, result.output
+    rows = [line.split() for line in out.read_text().splitlines()]
+    assert [r[:2] for r in rows] == [["EU", "B-WEIRD"], ["rejects", "Q"]]
+    assert all(len(r) == 3 and r[2] not in ("B-WEIRD", "Q") for r in rows)
+    args = ["predict", str(model_dir), str(src), "--output", str(out), "--write", "replace"]
+    assert invoke(*args).exit_code == 0
     tags = [line.split()[1] for line in out.read_text().splitlines()]
     assert len(tags) == 2 and "B-WEIRD" not in tags and "Q" not in tags
 

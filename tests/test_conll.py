@@ -15,7 +15,6 @@ from tagger.data.conll import (
     Chunk,
     Sentence,
     format_chunk,
-    guess_format,
     iter_chunks,
     open_text,
     read_sentences,
@@ -384,22 +383,6 @@ def test_write_lines_atomic_leaves_nothing_on_error(tmp_path: Path) -> None:
 def test_write_lines_atomic_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     write_lines_atomic("-", ["a\tO", "ü"])
     assert capsysbinary.readouterr().out == "a\tO\nü\n".encode()
-
-
-@pytest.mark.parametrize(
-    ("name", "fmt"),
-    [
-        ("train.txt", "conll"),
-        ("x.conll", "conll"),
-        ("-", "conll"),
-        ("dev.conllu", "conllu"),
-        ("DEV.CONLLU.GZ", "conllu"),
-        ("in.raw", "text"),
-        ("in.text.gz", "text"),
-    ],
-)
-def test_guess_format(name: str, fmt: str) -> None:
-    assert guess_format(name) == fmt
 
 
 # --- property test ---------------------------------------------------------------------------

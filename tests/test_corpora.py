@@ -12,11 +12,13 @@ from tagger.prediction import Tagger
 from tagger.training import train
 
 SHARED = ROOT.parent / "shared" / "data"
+# (file, format, columns added): a tag column that is not the (WNUT-17) model's own is kept and
+# the predictions appended (issue 19); CoNLL-U keeps UPOS and writes MISC Pred=TAG.
 CORPORA = [
-    ("conll2003/test.txt", "conll"),
-    ("wnut17/test.txt", "conll"),
-    ("conll2000/test.txt", "conll"),
-    ("ud_ewt/test.conllu", "conllu"),
+    ("conll2003/test.txt", "conll", 1),
+    ("wnut17/test.txt", "conll", 0),
+    ("conll2000/test.txt", "conll", 1),
+    ("ud_ewt/test.conllu", "conllu", 0),
 ]
 
 
@@ -31,13 +33,13 @@ def tagger(tmp_path_factory, wnut40) -> Tagger:
     return Tagger.load(tmp / "run")
 
 
-@pytest.mark.parametrize(("name", "fmt"), CORPORA)
-def test_every_line_kept_and_every_token_tagged(tagger, tmp_path, name, fmt):
+@pytest.mark.parametrize(("name", "fmt", "added"), CORPORA)
+def test_every_line_kept_and_every_token_tagged(tagger, tmp_path, name, fmt, added):
     source = SHARED / name
     if not source.exists():
         pytest.skip(f"{source} is not here (it lies beside the checkout in development and CI)")
     out = tmp_path / "out"
-    tagged = tagger.tag_file(str(source), str(out), input_format=fmt)
+    tagged = tagger.tag_file(str(source), str(out))  # the format is detected
     before = source.read_text(encoding="utf-8").splitlines()
     after = out.read_text(encoding="utf-8").splitlines()
     assert len(after) == len(before)
@@ -52,9 +54,14 @@ def test_every_line_kept_and_every_token_tagged(tagger, tmp_path, name, fmt):
             continue
         old_fields, new_fields = old.split(), new.split()
         assert new_fields[token_col] == old_fields[token_col]
-        assert len(new_fields) == len(old_fields)
         if fmt == "conll" and not old.startswith("-DOCSTART-"):
+            assert len(new_fields) == len(old_fields) + added
+            assert new_fields[: len(old_fields) - 1 + added] == old_fields[: -1 + added or None]
             assert new_fields[-1] in labels
+        else:
+            assert len(new_fields) == len(old_fields)
+    if fmt == "conllu":
+        assert all("Pred=" in line for line in after if line.split("\t")[0].isdigit())
 
 
 def test_conll2000_hash_token_is_a_token():

@@ -306,7 +306,8 @@ class _ConllLayout:
     def _mismatch(self, lineno: int, like: tuple[int, int], count: int) -> DataError:
         """The error for a token line whose column count differs from an earlier line's."""
         message = f"expected {like[1]} columns like line {like[0]}, found {count}"
-        return DataError(self.name, lineno, message)
+        hint = " (if the file is text, one sentence per line, pass --input-format text)"
+        return DataError(self.name, lineno, message + hint)
 
 
 def _conll_chunks(
@@ -343,8 +344,9 @@ def _misc_value(misc: str, key: str) -> str | None:
     return None
 
 
-def _conllu_tag(fields: list[str], tag_field: str) -> str:
-    """The tag of a CoNLL-U word line: UPOS, XPOS or a MISC key's value (``O`` if absent)."""
+def conllu_tag(fields: list[str], tag_field: str) -> str:
+    """The tag of a CoNLL-U word line (its 10 fields): UPOS, XPOS or a MISC key's value (``O``
+    if absent)."""
     kind = tag_field.lower()
     if kind == "upos":
         return fields[_UPOS]
@@ -373,7 +375,7 @@ def _conllu_chunks(name: str, lines: Iterable[tuple[int, str]], tag_field: str) 
             if "-" in fields[0] or "." in fields[0]:
                 build.extra(line)
             else:
-                build.word(line, lineno, fields[1], _conllu_tag(fields, tag_field))
+                build.word(line, lineno, fields[1], conllu_tag(fields, tag_field))
     yield from build.finish()
 
 
@@ -399,16 +401,19 @@ def iter_chunks(
     token_column: int = 0,
     tag_column: int | None = -1,
     tag_field: str = "upos",
+    lines: Iterable[tuple[int, str]] | None = None,
 ) -> Iterator[Chunk]:
     """Yield every line of ``path`` exactly once, in order, grouped into chunks.
 
     ``token_column``/``tag_column`` choose the CoNLL columns (negative counts from the end;
     ``tag_column=None`` reads no tags; a file whose first token line has one column reads no
     tags when ``tag_column`` is -1). ``tag_field`` chooses the CoNLL-U tag: ``upos``, ``xpos``,
-    or a MISC key. Raises :class:`DataError` naming the line for malformed input.
+    or a MISC key. ``lines``: the numbered lines of ``path`` when already opened (a
+    ``sniff.PeekedLines``); ``path`` then only names the file in errors. Raises
+    :class:`DataError` naming the line for malformed input.
     """
     _check_format(fmt)
-    lines = iter_lines(path)
+    lines = iter_lines(path) if lines is None else lines
     if fmt == "text":
         yield from _text_chunks(lines)
     elif fmt == "conllu":
@@ -440,20 +445,6 @@ def require_sentences(path: str | Path, sentences: Iterable[Sentence]) -> Iterat
         raise DataError(str(path), None, "no sentences found")
 
 
-def guess_format(path: str | Path) -> str:
-    """Guess the format from the file name: ``conllu`` for ``*.conllu``, ``text`` for ``*.raw``
-    and ``*.text`` (each also with ``.gz``), otherwise ``conll`` (``.txt`` is common for CoNLL).
-    """
-    name = str(path).lower()
-    if name.endswith(".gz"):
-        name = name[: -len(".gz")]
-    if name.endswith(".conllu"):
-        return "conllu"
-    if name.endswith((".raw", ".text")):
-        return "text"
-    return "conll"
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
@@ -477,6 +468,14 @@ def _set_conll_tag(line: str, tag: str, tag_column: int | None) -> str:
     else:
         fields[tag_column] = tag
     return separator.join(fields)
+
+
+def _append_tag(line: str, tag: str, fmt: str) -> str:
+    """A token line with ``tag`` added and nothing of it changed: a new last column (TAB
+    if the line has one, else a space), or for CoNLL-U the MISC key ``Pred``."""
+    if fmt == "conllu":
+        return _set_conllu_tag(line, tag, "Pred")
+    return line.rstrip() + ("\t" if "\t" in line else " ") + tag
 
 
 def _set_misc(misc: str, key: str, value: str) -> str:
@@ -512,15 +511,17 @@ def format_chunk(
     fmt: str = "conll",
     tag_column: int | None = -1,
     tag_field: str = "upos",
+    write: str = "replace",
 ) -> list[str]:
     """Return the chunk's lines with each token's tag set to ``tags`` (lines without ``\\n``).
 
     ``tags`` None, or a chunk without a sentence, gives the lines unchanged. ``conll``: the tag
     column is replaced, or appended when the file has none (``tag_column`` None, or a one-column
     line with ``tag_column`` -1); only token lines are rebuilt (see :func:`_set_conll_tag`).
-    ``conllu``: the UPOS/XPOS field or the MISC key ``tag_field`` is set. ``text``: the sentence
-    is written as CoNLL instead (``token<TAB>tag`` lines and a blank line), so there the output
-    does not keep one line per input line.
+    ``conllu``: the UPOS/XPOS field or the MISC key ``tag_field`` is set. ``write`` ``append``
+    or ``gold-pred`` keeps every column and adds the tag as a new last one (CoNLL-U: the MISC
+    key ``Pred``). ``text``: the sentence is written as CoNLL instead (``token<TAB>tag`` lines
+    and a blank line), so there the output does not keep one line per input line.
     """
     _check_format(fmt)
     if tags is None or chunk.sentence is None:
@@ -532,7 +533,10 @@ def format_chunk(
         return [f"{token}\t{tag}" for token, tag in zip(tokens, tags, strict=True)] + [""]
     out = list(chunk.lines)
     rows = zip(chunk.token_rows, tags, strict=True)
-    if fmt == "conllu":
+    if write in ("append", "gold-pred"):
+        for row, tag in rows:
+            out[row] = _append_tag(out[row], tag, fmt)
+    elif fmt == "conllu":
         for row, tag in rows:
             out[row] = _set_conllu_tag(out[row], tag, tag_field)
     elif tag_column == -1:  # the common case, inlined: replace the last column or add one

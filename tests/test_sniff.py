@@ -11,7 +11,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from cli import app
-from tagger.data.conll import read_sentences
+from tagger.data.conll import format_chunk, iter_chunks, read_sentences
 from tagger.data.sniff import KnownTags, PeekedLines, choose_write, detect_format, format_of
 from tagger.errors import DataError
 
@@ -276,3 +276,25 @@ def test_explain_reads_a_text_file_as_text(tmp_path: Path) -> None:
     src = write(tmp_path / "two.txt", TWO)
     sentences = list(read_sentences(src, format_of(src)))
     assert [s.tokens for s in sentences] == [line.split() for line in TWO.splitlines()]
+
+
+def test_training_file_that_reads_as_text_is_an_error(tmp_path: Path) -> None:
+    src = write(tmp_path / "two.txt", TWO)
+    out = tmp_path / "run"
+    args = ["train", ROOT / "configs" / "demo.yaml", "--output", out, "--quiet"]
+    sets = ["data.format=auto", f"data.train={src}", "data.dev=null", "data.test=null"]
+    for item in sets:
+        args += ["--set", item]
+    one_line_error(invoke(*args), "two.txt", "reads as text")
+    assert not out.exists()
+
+
+def test_append_keeps_each_line_byte_for_byte(tmp_path: Path) -> None:
+    src = write(tmp_path / "in.conll", "# c\nEU  NNP\t B-NP\nis VBZ B-VP \n")
+    (chunk,) = iter_chunks(src)
+    assert format_chunk(chunk, ["X", "Y"], write="append") == [
+        "# c",
+        "EU  NNP\t B-NP\tX",
+        "is VBZ B-VP Y",
+    ]
+    assert format_chunk(chunk, ["X", "Y"], write="replace")[1:] == ["EU\tNNP\tX", "is VBZ Y"]

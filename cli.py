@@ -170,17 +170,27 @@ def predict(
     runtime: Annotated[
         Runtime, typer.Option(help="torch, or onnx (after 'tagger export'; tags only).")
     ] = Runtime.torch,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="I/N",
+            help="Tag only part I of N (1-based, e.g. $SLURM_ARRAY_TASK_ID/8 with "
+            "--array=1-8); the N outputs concatenated are the whole output.",
+        ),
+    ] = None,
 ) -> None:
     """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
 
     JSONL output adds each token's marginal probability, entity confidences, the best path's
     probability and, with --nbest N, the N best paths."""
+    from tagger.data.sharding import parse_shard
     from tagger.errors import TaggerError
     from tagger.prediction import Tagger
 
     def call() -> int:
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
+        part = None if shard is None else parse_shard(shard)
         if runtime is Runtime.onnx:
             from tagger.export import OnnxTagger
 
@@ -188,11 +198,12 @@ def predict(
         else:
             tagger = Tagger.load(run_dir)
         if input.startswith("hf:"):
-            return tagger.tag_dataset(input, output)
+            return tagger.tag_dataset(input, output, shard=part)
         fmt = input_format.value if input_format else None
         columns = (token_column, tag_column)
         show = sys.stderr.isatty() and output != "-"
         options = {"nbest": nbest, "workers": workers, "progress": show, "write": write.value}
+        options["shard"] = part
         return tagger.tag_file(input, output, fmt, format.value, *columns, **options)
 
     guarded(call)

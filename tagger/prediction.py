@@ -316,6 +316,7 @@ class Tagger:
         workers: int = 1,
         progress: bool = False,
         write: str = "auto",
+        shard: tuple[int, int] | None = None,
     ) -> int:
         """Tag a CoNLL, CoNLL-U or text file (``-``: stdin) into ``target`` (``-``: stdout).
 
@@ -323,6 +324,7 @@ class Tagger:
         CoNLL output keeps every input line, with the model's tag column replaced, or a column
         added (``write``: ``auto``, ``replace``, ``append``, ``gold-pred``; see
         ``sniff.choose_write``); JSONL output has one object per sentence (see :meth:`predict`).
+        ``shard=(I, N)`` tags only the I-th (1-based) of N parts (:mod:`tagger.data.sharding`).
         Returns the number of tokens tagged.
         """
         data = self.cfg.data
@@ -337,6 +339,11 @@ class Tagger:
         chunks = iter_chunks(source, fmt, token_column, tag_column, data.tag_field, found.lines)
         if write == "gold-pred":
             chunks = require_gold(source, chunks)
+        if shard is not None:  # a second reading of the file counts its sentences first
+            from tagger.data.sharding import shard_chunks
+
+            again = iter_chunks(source, fmt, token_column, tag_column, data.tag_field)
+            chunks = shard_chunks(again, chunks, shard, self.network.document_level, source)
         columns = (fmt, tag_column, data.tag_field, write)
         jsonl = output_format == "jsonl"
         count = [0]
@@ -362,15 +369,22 @@ class Tagger:
                         yield json.dumps(result.to_dict(), ensure_ascii=False)
                     else:
                         yield from format_chunk(chunk, result, *columns)
-            if not count[0]:
+            if not count[0] and shard is None:  # a part may be empty; its input is not
                 raise DataError(source, None, "no sentences found")
 
         write_lines_atomic(target, lines())
         return count[0]
 
-    def tag_dataset(self, spec: str, target: str, batch_size: int = 1024) -> int:
+    def tag_dataset(
+        self,
+        spec: str,
+        target: str,
+        batch_size: int = 1024,
+        shard: tuple[int, int] | None = None,
+    ) -> int:
         """Tag a ``datasets`` dataset (``hf:NAME[:SPLIT]``, or a folder written by
         ``save_to_disk``) with ``datasets.map`` batches, so that it streams from its Arrow files.
+        ``shard=(I, N)``: only the I-th (1-based) of N contiguous parts (``Dataset.shard``).
 
         ``target`` ending in ``.jsonl`` (or ``-``) gets one ``{"tokens", "tags"}`` line per
         sentence; otherwise the dataset, with a ``pred_tags`` column added, is saved there.
@@ -382,6 +396,8 @@ class Tagger:
         from tagger.data.dataset import load_hub
 
         data = load_hub(spec.removeprefix("hf:"), self.cfg.data.tag_field)
+        if shard is not None:
+            data = data.shard(num_shards=shard[1], index=shard[0] - 1, contiguous=True)
         tagged = data.map(
             lambda batch: {"pred_tags": self.tag(batch["tokens"])},
             batched=True,

@@ -224,19 +224,38 @@ def evaluate(
     confusion: Annotated[
         Path | None, typer.Option(help="Also draw the entity-type confusion matrix to this PNG.")
     ] = None,
+    token_check: Annotated[
+        bool,
+        typer.Option(
+            "--token-check/--no-token-check",
+            help="Require PRED's tokens to equal GOLD's (skip for normalised tokens).",
+        ),
+    ] = True,
 ) -> None:
-    """Score PRED against GOLD with seqeval (conlleval-compatible), or a model on a data file."""
+    """Score PRED against GOLD as conlleval.pl does, or a model on a data file."""
+    from tagger.data.schemes import detect_scheme
     from tagger.data.sniff import format_of
-    from tagger.scoring import report_table, score_files
+    from tagger.scoring import read_pair, report_table, score
 
     def call() -> dict[str, Any]:
         if Path(gold).is_dir():
             from tagger.prediction import Tagger
 
+            tagger = Tagger.load(gold)
             fmt = input_format.value if input_format else None
-            return Tagger.load(gold).evaluate(pred, fmt, str(confusion) if confusion else None)
-        fmt = input_format.value if input_format else format_of(gold)
-        return score_files(gold, pred, fmt, tag_column, confusion=confusion and str(confusion))
+            gold_file, predicted = tagger.tag_gold(pred, fmt)
+            gold_tags, scheme = gold_file.tags, tagger.vocab.scheme
+        else:
+            fmt = input_format.value if input_format else format_of(gold)
+            pair = read_pair(gold, pred, fmt, tag_column, check_tokens=token_check)
+            gold_tags, predicted, scheme = pair[0].tags, pair[1].tags, None
+        report = score(gold_tags, predicted, scheme)
+        if confusion is not None:  # the entity-type confusion matrix, as a PNG
+            from tagger.plots import entity_confusion, plot_confusion
+
+            kind = scheme or detect_scheme(gold_tags)
+            plot_confusion(entity_confusion(gold_tags, predicted, kind), str(confusion))
+        return report
 
     report = guarded(call)
     if json_:

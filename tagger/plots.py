@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tagger.atomic import atomic_write_bytes
-from tagger.data.schemes import get_spans
+from tagger.conlleval import chunk_spans
+from tagger.data.schemes import TagError, get_spans
 from tagger.errors import TaggerError
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
@@ -108,14 +109,22 @@ def entity_confusion(
     unmatched gold entities pair with ``(missed)``, unmatched predictions with ``(spurious)``."""
     counts: Counter[tuple[str, str]] = Counter()
     for g, p in zip(gold, pred):
-        gold_spans = {(s, e): t for t, s, e in get_spans(g, scheme)}
-        pred_spans = {(s, e): t for t, s, e in get_spans(p, scheme)}
+        gold_spans = {(s, e): t for t, s, e in _spans(g, scheme)}
+        pred_spans = {(s, e): t for t, s, e in _spans(p, scheme)}
         for bounds, kind in gold_spans.items():
             counts[kind, pred_spans.get(bounds, MISSED)] += 1
         for bounds, kind in pred_spans.items():
             if bounds not in gold_spans:
                 counts[SPURIOUS, kind] += 1
     return counts
+
+
+def _spans(tags: Sequence[str], scheme: str) -> list[tuple[str, int, int]]:
+    """The entities of a sequence in ``scheme``; as conlleval reads them if a tag is malformed."""
+    try:
+        return get_spans(tags, scheme)
+    except TagError:
+        return chunk_spans(tags)
 
 
 def plot_confusion(counts: Counter[tuple[str, str]], path: str | Path) -> Path:

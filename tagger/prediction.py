@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from tagger.data.batching import Encoded, bucket_batches, document_batches, make_batch
-from tagger.data.conll import Chunk, format_chunk, iter_chunks, write_lines_atomic
+from tagger.data.conll import Chunk, Sentence, format_chunk, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
 from tagger.data.sniff import KnownTags, format_of, open_input, require_gold
 from tagger.data.vocab import Vocab
@@ -375,16 +375,12 @@ class Tagger:
         write_lines_atomic(target, lines())
         return count[0]
 
-    def tag_dataset(
-        self,
-        spec: str,
-        target: str,
-        batch_size: int = 1024,
-        shard: tuple[int, int] | None = None,
-    ) -> int:
+    def tag_dataset(self, spec: str, target: str, shard: tuple[int, int] | None = None) -> int:
         """Tag a ``datasets`` dataset (``hf:NAME[:SPLIT]``, or a folder written by
-        ``save_to_disk``) with ``datasets.map`` batches, so that it streams from its Arrow files.
-        ``shard=(I, N)``: only the I-th (1-based) of N contiguous parts (``Dataset.shard``).
+        ``save_to_disk``) as :meth:`tag_file` tags a file: in the same buffers, with each row's
+        document (its ``doc`` column; a dataset without one is one document, like a CoNLL file
+        without ``-DOCSTART-`` lines). ``shard=(I, N)``: only the I-th (1-based) of N contiguous
+        parts (``Dataset.shard``).
 
         ``target`` ending in ``.jsonl`` (or ``-``) gets one ``{"tokens", "tags"}`` line per
         sentence; otherwise the dataset, with a ``pred_tags`` column added, is saved there.
@@ -398,34 +394,55 @@ class Tagger:
         data = load_hub(spec.removeprefix("hf:"), self.cfg.data.tag_field)
         if shard is not None:
             data = data.shard(num_shards=shard[1], index=shard[0] - 1, contiguous=True)
-        tagged = data.map(
-            lambda batch: {"pred_tags": self.tag(batch["tokens"])},
-            batched=True,
-            batch_size=batch_size,
-            desc="tagging",
-        )
+        pairs = ((row["tokens"], row["doc"]) for row in data)  # read lazily from Arrow
+        count = 0
         if target == "-" or target.endswith(".jsonl"):
-            rows = zip(tagged["tokens"], tagged["pred_tags"])
-            dump = (json.dumps({"tokens": t, "tags": p}, ensure_ascii=False) for t, p in rows)
-            write_lines_atomic(target, dump)
-        else:
-            staging = tempfile.mkdtemp(dir=Path(target).resolve().parent, prefix=".tagger-")
-            tagged.save_to_disk(staging)
-            shutil.rmtree(target, ignore_errors=True)
-            Path(staging).rename(target)
-        return sum(len(t) for t in tagged["tokens"])
 
-    def evaluate(
-        self, path: str, input_format: str | None = None, confusion: str | None = None
-    ) -> dict[str, Any]:
-        """Tag a gold file and score the predictions against it (see :func:`scoring.score`)."""
-        from tagger.scoring import read_tag_sequences, score
+            def dump() -> Iterator[str]:
+                nonlocal count
+                for tokens, tags in self.tag_in_buffers(pairs):
+                    count += len(tokens)
+                    yield json.dumps({"tokens": tokens, "tags": tags}, ensure_ascii=False)
+
+            write_lines_atomic(target, dump())
+            return count
+        predicted = [tags for _, tags in self.tag_in_buffers(pairs)]
+        tagged = data.add_column("pred_tags", predicted)
+        staging = tempfile.mkdtemp(dir=Path(target).resolve().parent, prefix=".tagger-")
+        tagged.save_to_disk(staging)
+        shutil.rmtree(target, ignore_errors=True)
+        Path(staging).rename(target)
+        return sum(map(len, predicted))
+
+    def tag_in_buffers(
+        self, sentences: Iterable[tuple[Sequence[str], int]]
+    ) -> Iterator[tuple[list[str], list[str]]]:
+        """``(tokens, tags)`` for each ``(tokens, document id)``, tagged in the buffers that
+        :meth:`tag_file` uses for a file of the same sentences and documents (so the same
+        tags: how sentences are grouped changes what document attention sees)."""
+        chunks = (Chunk([], Sentence(list(tokens), None, doc, 0), []) for tokens, doc in sentences)
+        for chunk, tags in self.tag_chunks(chunks):
+            assert chunk.sentence is not None
+            yield chunk.sentence.tokens, tags
+
+    def tag_gold(self, path: str, input_format: str | None = None) -> tuple[Any, list[list[str]]]:
+        """Read a gold file (a ``scoring.TaggedFile``) and tag its sentences with their
+        documents, exactly as :meth:`tag_file` would tag the file."""
+        from tagger.scoring import read_tagged
 
         data = self.cfg.data
         fmt = input_format or format_of(path, self.known_tags())
-        columns = (data.tag_column, data.tag_field, data.token_column)
-        tokens, gold, _ = read_tag_sequences(path, fmt, *columns)
-        return score(gold, self.tag(tokens), self.vocab.scheme, confusion)
+        gold = read_tagged(path, fmt, data.tag_column, data.tag_field, data.token_column)
+        pred = [tags for _, tags in self.tag_in_buffers(zip(gold.tokens, gold.docs))]
+        return gold, pred
+
+    def evaluate(self, path: str, input_format: str | None = None) -> dict[str, Any]:
+        """Tag a gold file (see :meth:`tag_gold`) and score the predictions against it
+        (see :func:`scoring.score`)."""
+        from tagger.scoring import score
+
+        gold, pred = self.tag_gold(path, input_format)
+        return score(gold.tags, pred, self.vocab.scheme)
 
 
 def _plain_file_size(source: str) -> int | None:

@@ -1,78 +1,143 @@
-"""Scoring with seqeval in its default, conlleval-compatible mode; reports as tables and JSON.
+"""Scores that agree with conlleval.pl; reports as tables and JSON.
 
 Entity tag sets get entity-level precision/recall/F1 (micro and macro averages, and per type
-with support = number of gold entities); plain tag sets (POS) get token accuracy.
+with support = number of gold entities) from conlleval's own chunk counts
+(:mod:`tagger.conlleval`), so every tag string is scored as the script scores it; plain tag sets
+(POS) get token accuracy. :func:`score` is pure; reading and checking files is separate.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from tagger.data.conll import read_sentences
-from tagger.data.schemes import detect_scheme, find_malformed
+from tagger.conlleval import count_chunks, same_tag
+from tagger.data.conll import iter_chunks
+from tagger.data.schemes import encode_spans, get_spans, is_entity_tag
 from tagger.errors import DataError
+
+_IOBES_PREFIXES = frozenset("BIESLU")
 
 
 def accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
-    """Share of tokens whose predicted tag equals the gold tag."""
+    """Share of tokens whose predicted tag equals the gold tag (as conlleval compares them)."""
     total = sum(len(g) for g in gold)
-    right = sum(g == p for gs, ps in zip(gold, pred) for g, p in zip(gs, ps))
+    right = sum(same_tag(g, p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps))
     return right / total if total else 0.0
 
 
 def score(
-    gold: Sequence[Sequence[str]],
-    pred: Sequence[Sequence[str]],
-    scheme: str | None = None,
-    confusion: str | None = None,
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str | None = None
 ) -> dict[str, Any]:
-    """Score predicted tag sequences against gold ones.
+    """Score predicted tag sequences against gold ones, as conlleval.pl does.
 
     Returns ``{"accuracy": .., "micro": {"precision", "recall", "f1"}, "macro": {..},
     "per_type": {TYPE: {"precision", "recall", "f1", "support"}}}`` with values in 0..1; for
-    plain tag sets (scheme ``none``, detected from ``gold`` when not given) only ``accuracy``.
+    plain tag sets (scheme ``none``, or no ``B-/I-/E-/S-/L-/U-TYPE`` tag on either side) only
+    ``accuracy``. conlleval.pl does not know ``S-`` (nor BILOU's ``L-``/``U-``) and joins
+    adjacent entities of one type there, so in an IOBES or BILOU corpus (``scheme``, or a gold
+    side of only such tags) each sentence of well-formed tags is first rewritten to IOB2.
     """
-    scheme = scheme or detect_scheme(gold)
-    report: dict[str, Any] = {"accuracy": accuracy(gold, pred)}
+    scheme = scheme or _detect(gold, pred)
     if scheme == "none":
-        return report
-    if confusion is not None:  # the entity-type confusion matrix, as a PNG
-        from tagger.plots import entity_confusion, plot_confusion
-
-        plot_confusion(entity_confusion(gold, pred, scheme), confusion)
-    from seqeval.metrics import classification_report
-
-    if scheme == "bilou":  # seqeval knows B/I/E/S: L- is E-, U- is S-
-        gold, pred = _bilou_as_iobes(gold), _bilou_as_iobes(pred)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # seqeval warns on types absent from gold or pred
-        raw = classification_report(
-            [list(g) for g in gold], [list(p) for p in pred], output_dict=True, zero_division=0
-        )
-    pick = ("precision", "recall", "f1-score")
-    for row in raw.values():  # seqeval gives NaN averages when neither side has an entity
-        row.update({k: 0.0 for k in pick if math.isnan(row[k])})
-    report["micro"] = {k.removesuffix("-score"): float(raw["micro avg"][k]) for k in pick}
-    report["macro"] = {k.removesuffix("-score"): float(raw["macro avg"][k]) for k in pick}
-    report["per_type"] = {
-        name: {
-            **{k.removesuffix("-score"): float(row[k]) for k in pick},
-            "support": int(row["support"]),
-        }
-        for name, row in sorted(raw.items())
-        if not name.endswith(" avg")
+        return {"accuracy": accuracy(gold, pred)}
+    if scheme in ("iobes", "bilou"):
+        gold, pred = _as_iob2(gold), _as_iob2(pred)
+    counts = count_chunks(gold, pred)
+    types = sorted(set(counts.gold) | set(counts.found))
+    per_type = {
+        t: {**_prf(counts.correct[t], counts.gold[t], counts.found[t]), "support": counts.gold[t]}
+        for t in types
     }
-    return report
+    micro = _prf(*(sum(c.values()) for c in (counts.correct, counts.gold, counts.found)))
+    keys = ("precision", "recall", "f1")
+    macro = {k: sum(r[k] for r in per_type.values()) / len(types) if types else 0.0 for k in keys}
+    right = counts.right_tags / counts.tokens if counts.tokens else 0.0
+    return {"accuracy": right, "micro": micro, "macro": macro, "per_type": per_type}
 
 
-def _bilou_as_iobes(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
-    rename = {"L": "E", "U": "S"}
-    return [
-        [rename.get(t[:1], t[:1]) + t[1:] if t[1:2] == "-" else t for t in s] for s in sequences
-    ]
+def _prf(correct: int, gold: int, found: int) -> dict[str, float]:
+    """conlleval's precision, recall and F1 (0 where it prints 0), as fractions."""
+    precision = correct / found if found else 0.0
+    recall = correct / gold if gold else 0.0
+    total = precision + recall
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / total if total else 0.0,
+    }
+
+
+def _detect(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> str:
+    """``none`` without entity tags on either side; ``iobes`` when every gold tag is O or a
+    well-formed B/I/E/S/L/U tag and some are E/S/L/U; otherwise ``iob`` (conlleval as is)."""
+    prefixes: set[str] = set()
+    clean = True
+    for sequence in gold:
+        for tag in sequence:
+            if tag == "O":
+                continue
+            if is_entity_tag(tag):
+                prefixes.add(tag[0])
+            else:
+                clean = False
+    if not prefixes and not any(is_entity_tag(t) for s in pred for t in s):
+        return "none"
+    return "iobes" if clean and prefixes & set("ESLU") else "iob"
+
+
+def _as_iob2(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each sentence of O and well-formed B/I/E/S/L/U tags rewritten to IOB2 (the same
+    entities, S/U a one-token entity, E/L its end); other sentences as they are."""
+    out = []
+    for tags in sequences:
+        if all(t == "O" or is_entity_tag(t) for t in tags):
+            out.append(encode_spans(get_spans(tags, "iobes"), len(tags), "iob2"))
+        else:
+            out.append(list(tags))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaggedFile:
+    """The tagged sentences of a file: tokens, tags, each token's line number, documents."""
+
+    path: str
+    tokens: list[list[str]] = field(default_factory=list)
+    tags: list[list[str]] = field(default_factory=list)
+    lines: list[list[int]] = field(default_factory=list)
+    docs: list[int] = field(default_factory=list)
+
+
+def read_tagged(
+    path: str,
+    fmt: str = "conll",
+    tag_column: int = -1,
+    tag_field: str = "upos",
+    token_column: int = 0,
+) -> TaggedFile:
+    """Every sentence of a file, which must have tags (raises DataError naming the line)."""
+    found = TaggedFile(path)
+    for chunk in iter_chunks(path, fmt, token_column, tag_column, tag_field):
+        sentence = chunk.sentence
+        if sentence is None:
+            continue
+        if sentence.tags is None:
+            raise DataError(path, sentence.line, "no tag column to score")
+        first = chunk.token_rows[0]
+        found.tokens.append(sentence.tokens)
+        found.tags.append(sentence.tags)
+        found.lines.append([sentence.line + row - first for row in chunk.token_rows])
+        found.docs.append(sentence.doc)
+    if not found.tokens:
+        raise DataError(path, None, "no sentences found")
+    return found
 
 
 def read_tag_sequences(
@@ -83,26 +148,46 @@ def read_tag_sequences(
     token_column: int = 0,
 ) -> tuple[list[list[str]], list[list[str]], list[int]]:
     """Tokens, tags and first-line numbers of every sentence of a file (tags required)."""
-    tokens, tags, lines = [], [], []
-    for sentence in read_sentences(path, fmt, token_column, tag_column, tag_field):
-        if sentence.tags is None:
-            raise DataError(path, sentence.line, "no tag column to score")
-        tokens.append(sentence.tokens)
-        tags.append(sentence.tags)
-        lines.append(sentence.line)
-    if not tokens:
-        raise DataError(path, None, "no sentences found")
-    reject_malformed(path, tags, lines)
-    return tokens, tags, lines
+    found = read_tagged(path, fmt, tag_column, tag_field, token_column)
+    return found.tokens, found.tags, [lines[0] for lines in found.lines]
 
 
-def reject_malformed(path: str, tags: Sequence[Sequence[str]], lines: Sequence[int]) -> None:
-    """Raise a DataError at the sentence holding a tag like ``X-PER`` among B-/I- tags."""
-    bad = find_malformed(tags)
-    if bad is not None:
-        index, position, tag = bad
-        message = f"unknown tag prefix in {tag!r}: expected O or B-, I-, E-, S-, L-, U- TYPE"
-        raise DataError(path, lines[index] + position, message)
+def check_aligned(gold: TaggedFile, pred: TaggedFile, tokens: bool = True) -> None:
+    """Raise a DataError at the first line of ``pred`` whose sentence or token (with
+    ``tokens``) differs from ``gold``'s: the two files must hold the same text."""
+    for i, (g_tokens, p_tokens) in enumerate(zip(gold.tokens, pred.tokens)):
+        g_lines, p_lines = gold.lines[i], pred.lines[i]
+        if tokens:
+            for g, p, g_line, p_line in zip(g_tokens, p_tokens, g_lines, p_lines):
+                if g != p:
+                    where = f"{gold.path}:{g_line}"
+                    raise DataError(pred.path, p_line, f"token {p!r} differs from {g!r} at {where}")
+        if len(g_tokens) != len(p_tokens):
+            n, m = len(p_tokens), len(g_tokens)
+            message = f"sentence {i + 1} has {n} tokens, the gold file's has {m}"
+            raise DataError(pred.path, p_lines[0], f"{message} ({gold.path}:{g_lines[0]})")
+    n, m = len(pred.tokens), len(gold.tokens)
+    if n > m:
+        message = f"sentence {m + 1} is not in the gold file, which has {m} sentences"
+        raise DataError(pred.path, pred.lines[m][0], message)
+    if n < m:
+        where = f"{gold.path}:{gold.lines[n][0]}"
+        raise DataError(pred.path, None, f"{n} sentences, the gold file has {m} (next at {where})")
+
+
+def read_pair(
+    gold_path: str,
+    pred_path: str,
+    fmt: str = "conll",
+    tag_column: int = -1,
+    tag_field: str = "upos",
+    check_tokens: bool = True,
+) -> tuple[TaggedFile, TaggedFile]:
+    """A gold file and a prediction file for the same sentences (see :func:`check_aligned`)."""
+    gold = read_tagged(gold_path, fmt, tag_column, tag_field)
+    pred = read_tagged(pred_path, fmt, tag_column, tag_field)
+    check_aligned(gold, pred, check_tokens)
+    return gold, pred
 
 
 def score_files(
@@ -112,22 +197,11 @@ def score_files(
     tag_column: int = -1,
     tag_field: str = "upos",
     scheme: str | None = None,
-    confusion: str | None = None,
+    check_tokens: bool = True,
 ) -> dict[str, Any]:
-    """Score a prediction file against a gold file with the same sentences and tokens
-    (and draw the entity confusion matrix to the PNG ``confusion``)."""
-    gold_tokens, gold, _ = read_tag_sequences(gold_path, fmt, tag_column, tag_field)
-    pred_tokens, pred, pred_lines = read_tag_sequences(pred_path, fmt, tag_column, tag_field)
-    for i, (g, p) in enumerate(zip(gold_tokens, pred_tokens)):
-        if len(g) != len(p):
-            raise DataError(
-                pred_path,
-                pred_lines[i],
-                f"sentence {i + 1} has {len(p)} tokens, the gold file's has {len(g)}",
-            )
-    if len(gold) != len(pred):
-        raise DataError(pred_path, None, f"{len(pred)} sentences, the gold file has {len(gold)}")
-    return score(gold, pred, scheme, confusion)
+    """Score a prediction file against a gold file with the same sentences and tokens."""
+    gold, pred = read_pair(gold_path, pred_path, fmt, tag_column, tag_field, check_tokens)
+    return score(gold.tags, pred.tags, scheme)
 
 
 def report_table(report: dict[str, Any]) -> Any:
@@ -146,8 +220,8 @@ def report_table(report: dict[str, Any]) -> Any:
         cells = [f"{100 * values[k]:.2f}" for k in ("precision", "recall", "f1")]
         table.add_row(name, *cells, support)
 
-    for name, values in report["per_type"].items():
-        row(name, values, str(values["support"]))
+    for name, values in report["per_type"].items():  # conlleval's empty type ("B-", "FOO")
+        row(name or '""', values, str(values["support"]))
     total = sum(v["support"] for v in report["per_type"].values())
     table.add_section()
     row("micro avg", report["micro"], str(total))

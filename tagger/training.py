@@ -24,14 +24,21 @@ from tagger.atomic import atomic_write_bytes
 from tagger.config import Config, ConfigError
 from tagger.data.batching import Encoded, bucket_batches, document_batches
 from tagger.data.dataset import load_corpus
-from tagger.data.schemes import TagError, check_tags, convert, detect_scheme, normalize_scheme
+from tagger.data.schemes import (
+    TagError,
+    check_tags,
+    convert,
+    detect_scheme,
+    find_misfit,
+    normalize_scheme,
+)
 from tagger.data.sniff import training_format
 from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
 from tagger.errors import DataError, TaggerError
 from tagger.prediction import decode
 from tagger.runtime import autocast, network_device, pick_device
-from tagger.scoring import reject_malformed, score
+from tagger.scoring import score
 
 METRICS = "metrics.jsonl"
 
@@ -75,17 +82,33 @@ def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
     """The training files' scheme (given or detected) and the scheme the model learns in."""
     check_tagged(train)
     tags = train.data["tags"]
-    scheme = normalize_scheme(cfg.data.scheme) if cfg.data.scheme else detect_scheme(tags)
+    if cfg.data.scheme:
+        scheme = normalize_scheme(cfg.data.scheme)
+    else:
+        reject_misfits(train)
+        scheme = detect_scheme(tags)
     check_split(train, scheme)
     model_scheme = normalize_scheme(cfg.data.train_scheme) if scheme != "none" else "none"
     return scheme, model_scheme
 
 
 def check_tagged(corpus: Corpus) -> None:
-    """Raise a DataError when a training split has no tag column or a malformed tag."""
+    """Raise a DataError when a training split has no tag column."""
     if not any(corpus.data["tags"]):
         raise DataError(corpus.path, None, "no tag column: training needs tagged sentences")
-    reject_malformed(corpus.path, corpus.data["tags"], corpus.data["line"])
+
+
+def reject_misfits(corpus: Corpus) -> None:
+    """Raise a DataError at the first tag that is neither O nor PREFIX-TYPE in a corpus of
+    entity tags (one stray ``B-`` must not turn a NER corpus into a plain tag set)."""
+    bad = find_misfit(corpus.data["tags"])
+    if bad is not None:
+        index, position, tag = bad
+        message = (
+            f"tag {tag!r} does not fit the entity tags of this file: expected O or "
+            "B-, I-, E-, S-, L-, U- and a type (data.scheme=none reads every tag as a plain tag)"
+        )
+        raise DataError(corpus.path, corpus.data["line"][index] + position, message)
 
 
 def check_split(corpus: Corpus, scheme: str) -> None:
@@ -309,6 +332,8 @@ def build_loop(
         train_set, dev_set = hold_out(train_set, cfg.data.dev_fraction)
     others = [c for c in (dev_set, test_set) if c is not None]
     scheme, model_scheme = resolve_schemes(cfg, train_set)
+    for corpus in others:  # scored in the model's scheme: their tags must fit it too
+        check_split(corpus, scheme)
     if cfg.train.with_dev:
         train_set = merge_dev(train_set, dev_set, scheme)
     vocab, matrix, dim = prepare_vocab(cfg, train_set, others, scheme, model_scheme)

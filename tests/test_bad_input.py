@@ -81,7 +81,38 @@ def test_bad_training_file(tmp_path, case):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def train_on(tmp_path: Path, text: str, *sets: str):
+    tmp_path.mkdir(exist_ok=True)
+    data = write(tmp_path / "train.conll", text)
+    out = tmp_path / "run"
+    args = ["train", str(ROOT / "configs" / "demo.yaml"), "--output", str(out), "--quiet"]
+    sets = (f"data.train={data}", "data.dev=null", "data.test=null", "train.max_epochs=1", *sets)
+    for item in (*sets, "model.hidden_size=8", "model.word_dim=8", "model.attention=[]"):
+        args += ["--set", item]
+    return invoke(*args), out
+
+
+@pytest.mark.parametrize("stray", ["B-", "FOO", "B", "I-"])
+def test_stray_tag_in_a_ner_training_file_is_an_error(tmp_path, stray):
+    # Issue 25, item 7: one stray tag used to turn the corpus into a plain tag set ("scheme
+    # none": no constraints, no entity scores) and train with exit 0.
+    text = GOOD * 3 + f"\nBerlin B-LOC\ncalls {stray}\n"
+    result, out = train_on(tmp_path, text)
+    assert_clean_error(result, "train.conll:21:", repr(stray), "data.scheme=none")
+    assert not out.exists()
+
+
+def test_plain_tag_sets_still_train_as_plain(tmp_path):
+    text = "EU NNP\nrejects VBZ\nB B\n\n- HYPH\n( -LRB-\nx B-\n"  # no PREFIX-TYPE tag
+    result, out = train_on(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "vocab.json").read_text())["scheme"] == "none"
+    stray = GOOD + "\nBerlin FOO\n"
+    result, out = train_on(tmp_path / "x", stray, "data.scheme=none")  # asked for: plain tags
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("case", sorted(set(BAD_FILES) - {"unknown prefix"}))
 def test_bad_prediction_file_to_score(tmp_path, case):
     content, where, what = BAD_FILES[case]
     gold = write(tmp_path / "gold.conll", GOOD)
@@ -89,10 +120,52 @@ def test_bad_prediction_file_to_score(tmp_path, case):
     assert_clean_error(invoke("evaluate", str(gold), str(pred)), f"pred.conll{where}", what)
 
 
-def test_bad_gold_file(tmp_path):
+def test_unknown_prefix_in_a_file_to_score_is_scored_as_conlleval_does(tmp_path):
+    # Issue 25, item 5 (a changed promise): conlleval.pl accepts any tag, and so does evaluate;
+    # "X-ORG" is prefix X, type ORG (it used to be an error here).
     gold = write(tmp_path / "gold.conll", "EU X-ORG\nrejects B-ORG\n")
     pred = write(tmp_path / "pred.conll", "EU B-ORG\nrejects O\n")
-    assert_clean_error(invoke("evaluate", str(gold), str(pred)), "gold.conll:1:", "X-ORG")
+    result = invoke("evaluate", str(gold), str(pred), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # gold: X-ORG starts ORG (a change of type) and B-ORG after X continues it: ORG[0:2];
+    # pred: ORG[0:1], so nothing is right (conlleval.pl: 1 phrase, found 1, correct 0).
+    assert report["per_type"]["ORG"]["support"] == 1
+    assert report["micro"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("pred", "fragment"),
+    [
+        ("EU B-ORG\nrejects O\nBritish B-MISC\n\nPeter B-PER\nBlackburn I-PER\n", ":3:"),
+        ("EU B-ORG\nrejects O\nGerman B-MISC\n\nPeter B-PER\n", ":5:"),
+        ("EU B-ORG\nrejects O\nGerman B-MISC\n\nPeter B-PER\nBlackburn I-PER\n\nx O\n", ":8:"),
+        ("EU B-ORG\nrejects O\nGerman B-MISC\n", "gold.conll:5"),
+    ],
+    ids=["token", "shorter sentence", "extra sentence", "missing sentence"],
+)
+def test_prediction_for_another_text_is_an_error(tmp_path, pred, fragment):
+    # Issue 25, item 6: the tokens and sentences of gold and prediction must be the same.
+    gold = write(tmp_path / "gold.conll", GOOD)
+    pred_path = write(tmp_path / "pred.conll", pred)
+    result = invoke("evaluate", str(gold), str(pred_path))
+    assert_clean_error(result, "pred.conll", fragment)
+    assert result.stdout == ""
+
+
+def test_no_token_check_scores_normalised_tokens(tmp_path):
+    gold = write(tmp_path / "gold.conll", GOOD)
+    lowered = "\n".join(
+        f"{line.split()[0].lower()} {line.split()[1]}" if line else "" for line in GOOD.splitlines()
+    )
+    pred = write(tmp_path / "pred.conll", lowered + "\n")
+    assert_clean_error(invoke("evaluate", str(gold), str(pred)), "pred.conll:1:", "'eu'", "'EU'")
+    result = invoke("evaluate", str(gold), str(pred), "--no-token-check", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["micro"]["f1"] == 1.0
+    shorter = write(tmp_path / "short.conll", "eu B-ORG\n\npeter B-PER\nblackburn I-PER\n")
+    result = invoke("evaluate", str(gold), str(shorter), "--no-token-check")
+    assert_clean_error(result, "short.conll:1:", "1 tokens")  # lengths are still checked
 
 
 def test_invalid_sequences_are_scored_not_rejected(tmp_path):

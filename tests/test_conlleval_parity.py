@@ -9,14 +9,18 @@ Perl script itself on a few hundred random files (identical output). No Perl is 
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tagger.scoring import score
+from tagger.scoring import read_tag_sequences, score
+
+ROOT = Path(__file__).resolve().parents[1]
 
 Counts = tuple[Counter[str], Counter[str], Counter[str]]
 
@@ -129,3 +133,85 @@ def test_score_matches_conlleval(data: tuple[list[list[str]], list[list[str]]]) 
         for key, value in zip(("precision", "recall", "f1"), want):
             assert abs(row[key] - value) < 1e-9
         assert row["support"] == found_correct[type_]
+
+
+# Tags conlleval.pl accepts and reads in its own way: no prefix (a prefix with the empty type),
+# an empty type, unknown prefixes, hyphens in the type, a prefix "O" with a type, a type "0"
+# (false in Perl, so empty), its one-token chunk marks "[" and "]", the "." that never starts
+# or ends a chunk by a change of type, and IOBES / BILOU prefixes mixed into IOB.
+ODD_TAGS = (
+    *TAGS, "FOO", "B-", "I-", "-", "B-ORG-X", "I-ORG-X", "X-PER", "-LRB-", "O-PER", "B-0",
+    "0", "[", "]", "[-PER", ".", ".-PER", "E-PER", "S-PER", "S-LOC", "L-LOC", "U-PER", "B",
+)  # fmt: skip
+_IOBES = {"O"} | {f"{p}-{t}" for p in "BIESLU" for t in ("PER", "LOC", "ORG-X")}
+
+
+@st.composite
+def odd_gold_and_pred(draw: st.DrawFn) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and prediction of the same lengths, any of ODD_TAGS on either side."""
+    tags = st.sampled_from(ODD_TAGS)
+    gold = draw(st.lists(st.lists(tags, min_size=1, max_size=8), min_size=1, max_size=6))
+    pred = [draw(st.lists(tags, min_size=len(g), max_size=len(g))) for g in gold]
+    return gold, pred
+
+
+def assert_conlleval_scores(report: dict, gold: list[list[str]], pred: list[list[str]]) -> None:
+    correct, found_correct, found_guessed = conlleval_counts(gold, pred)
+    expected = prf(sum(correct.values()), sum(found_correct.values()), sum(found_guessed.values()))
+    micro = report["micro"]
+    for got, want in zip((micro["precision"], micro["recall"], micro["f1"]), expected):
+        assert abs(got - want) < 1e-9
+    types = {t for t, n in (found_correct + found_guessed).items() if n}
+    assert set(report["per_type"]) == types
+    for type_ in types:
+        row = report["per_type"][type_]
+        want = prf(correct[type_], found_correct[type_], found_guessed[type_])
+        for key, value in zip(("precision", "recall", "f1"), want):
+            assert abs(row[key] - value) < 1e-9
+        assert row["support"] == found_correct[type_]
+
+
+@settings(max_examples=300, deadline=None)
+@given(odd_gold_and_pred())
+def test_any_tag_string_is_scored_as_conlleval_scores_it(
+    data: tuple[list[list[str]], list[list[str]]],
+) -> None:
+    # Issue 25, item 5: seqeval read "FOO" as type "OO" and "B-" as type "_".
+    gold, pred = data
+    tags = {t for s in gold for t in s}
+    # A gold side of only well-formed IOBES/BILOU tags is rewritten to IOB2 first (tested below).
+    assume(not tags <= _IOBES or not any(t[0] in "ESLU" for t in tags - {"O"}))
+    entity = any(t[:2] in {f"{p}-" for p in "BIESLU"} and t[2:] for s in gold + pred for t in s)
+    report = score(gold, pred)
+    if not entity:  # no B-/I-/E-/S-/L-/U-TYPE tag anywhere: a plain tag set
+        assert set(report) == {"accuracy"}
+        return
+    assert_conlleval_scores(report, gold, pred)
+    n = sum(map(len, gold))
+    right = sum(split_tag(g) == split_tag(p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps))
+    assert abs(report["accuracy"] - right / n) < 1e-9
+
+
+def test_wnut17_with_foo_tags_scores_as_conlleval() -> None:
+    # The issue's case: WNUT-17 test as gold, 2% of its O tags read FOO in the prediction.
+    # conlleval.pl gave F1 99.13 on its draw; the old scorer 83.29 (it counted a type "OO").
+    _, gold, _ = read_tag_sequences(str(ROOT / "data" / "wnut17" / "test.conll"))
+    rng = random.Random(25)
+    pred = [[("FOO" if t == "O" and rng.random() < 0.02 else t) for t in s] for s in gold]
+    report = score(gold, pred)
+    assert_conlleval_scores(report, gold, pred)
+    assert "OO" not in report["per_type"] and report["micro"]["recall"] == 1.0
+    assert 0.98 < report["micro"]["f1"] < 1.0  # FOO right after an entity starts a chunk
+
+
+def test_iobes_gold_is_read_as_iobes() -> None:
+    # conlleval.pl joins adjacent same-type entities of IOBES (S-PER S-PER is one chunk to it);
+    # a clean IOBES / BILOU gold side is rewritten to IOB2 first, so each S- is an entity.
+    gold = [["S-PER", "S-PER", "B-LOC", "E-LOC", "B-LOC", "E-LOC"]]
+    pred = [["S-PER", "O", "B-LOC", "E-LOC", "O", "O"]]
+    report = score(gold, pred)
+    assert report["per_type"]["PER"]["support"] == 2 and report["per_type"]["LOC"]["support"] == 2
+    assert report["micro"]["precision"] == 1.0 and report["micro"]["recall"] == 0.5
+    assert score(gold, pred) == score(gold, pred, "iobes")
+    bilou = [["U-PER", "U-PER", "B-LOC", "L-LOC", "B-LOC", "L-LOC"]]
+    assert score(bilou, [["U-PER", "O", "B-LOC", "L-LOC", "O", "O"]]) == report

@@ -18,6 +18,7 @@ from tagger.data.schemes import (
     convert,
     detect_scheme,
     encode_spans,
+    find_misfit,
     get_spans,
     normalize_scheme,
     split_tag,
@@ -229,9 +230,19 @@ def test_detect_scheme_plain_tag_sets() -> None:
     assert detect_scheme([["-LRB-", "NN", "HYPH", "NFP", "-RRB-", "AFX"]]) == "none"
     assert detect_scheme([["O", "O"], ["O"]]) == "none"
     assert detect_scheme([]) == "none"
-    # a mixed set is a plain tag set
-    assert detect_scheme([["B-PER", "I-PER"], ["NOUN"]]) == "none"
-    assert detect_scheme([["B-PER", "X-PER"]]) == "none"
+    assert detect_scheme([["B", "I", "O"], ["B-", "NN"]]) == "none"  # no PREFIX-TYPE tag
+    assert find_misfit([["NOUN", "B", "B-", "X-PER", "-LRB-"]]) is None
+
+
+def test_stray_tags_do_not_make_a_plain_tag_set() -> None:
+    # Issue 25, item 7: one stray tag among entity tags is a misfit to report, not a sign of a
+    # plain tag set (this used to detect "none": no constraints and no entity scores).
+    corpus = [["O", "B-PER", "I-PER"], ["O", "O"], ["B-LOC", "B-", "O"], ["NOUN"]]
+    assert detect_scheme(corpus) == "iob2"
+    assert find_misfit(corpus) == (2, 1, "B-")
+    assert find_misfit([["FOO"], ["O", "I-PER"]]) == (0, 0, "FOO")  # before the first entity
+    assert find_misfit([["O", "X-PER", "B-PER"]]) == (0, 1, "X-PER")
+    assert find_misfit([["O", "B-PER", "I-PER"], ["S-LOC", "E-LOC", "O"]]) is None
 
 
 # --- encoding and conversion ----------------------------------------------------------------

@@ -12,11 +12,14 @@ Formats:
 
 ``conll``
     Columns separated by runs of spaces or TABs; sentences separated by blank (or whitespace-only)
-    lines; ``-DOCSTART-`` lines start a new document and end the current sentence. Lines that
-    start with ``"# "`` or are exactly ``"#"`` are comments, but only where no sentence has
-    started yet: inside a sentence ``# SYM O`` is a token line, and so is a ``#`` line at a
-    sentence start that has as many columns as the file's token lines (CoNLL-2000's
-    ``# # B-NP``). Only before the file's first token line is such a line always a comment.
+    lines; ``-DOCSTART-`` lines start a new document and end the current sentence. Comments
+    come only where no sentence has started yet (inside a sentence ``# SYM O`` is a token line):
+    there CoNLL-U style metadata (``# sent_id = 2``, ``# text = ...``, ``# newdoc id = d``) is
+    a comment, and so is any other line that starts with ``"# "`` or is exactly ``"#"``,
+    unless it is laid out like the file's token lines (as many TAB-separated fields in a TAB
+    file, as many whitespace-separated ones otherwise): that is a token line whose token is
+    ``#`` (CoNLL-2000's ``# # B-NP``). Before the file's first token line such a line is
+    always a comment. A ``# newdoc`` comment starts a new document, as in CoNLL-U.
 ``conllu``
     Ten TAB-separated fields; ``#`` lines are comments (``# newdoc`` starts a new document);
     multiword-token ranges (``3-4``) and empty nodes (``5.1``) are not tokens but are kept.
@@ -251,6 +254,11 @@ def _is_conll_comment(line: str) -> bool:
     return line.startswith("# ") or line.rstrip() == "#"
 
 
+#: CoNLL-U style metadata: ``# sent_id = 2``, ``# text = ...``, ``# newdoc id = d1``,
+#: ``# global.columns = ...``, and the bare ``# newdoc`` / ``# newpar``.
+_METADATA = re.compile(r"# +(?:[\w.-]+(?: [\w.-]+)? *=(?: |$)|(?:newdoc|newpar) *$)")
+
+
 def _column(fields: list[str], index: int) -> str | None:
     """``fields[index]`` (negative counts from the end), or ``None`` when out of range."""
     if -len(fields) <= index < len(fields):
@@ -266,6 +274,8 @@ class _ConllLayout:
         self.file_first: tuple[int, int] | None = None
         self.sent_first: tuple[int, int] = (0, 0)
         self.has_tag = False
+        self.tab_width = 0  # TAB fields of the file's first token line; 0: not TAB-separated
+        self.line_tabs = 0  # TABs in the line being read
 
     def fields(self, lineno: int, fields: list[str], first: bool) -> tuple[str, str | None]:
         """Return ``(token, tag)`` of a token line; ``first`` = first token line of a sentence."""
@@ -284,6 +294,7 @@ class _ConllLayout:
         self.sent_first = (lineno, count)
         if self.file_first is None:
             self.file_first = (lineno, count)
+            self.tab_width = self.line_tabs + 1 if self.line_tabs else 0
         elif self.tag_column == -1 and (count == 1) != (self.file_first[1] == 1):
             raise self._mismatch(lineno, self.file_first, count)
         if _column(fields, self.token_column) is None:
@@ -294,14 +305,25 @@ class _ConllLayout:
             message = f"tag column {self.tag_column} does not exist: the line has"
             raise DataError(self.name, lineno, f"{message} {count} columns")
 
-    def token_width(self, count: int) -> bool:
-        """Whether ``count`` columns is the width of this file's token lines.
+    def is_comment(self, line: str, fields: list[str]) -> bool:
+        """Whether a line at a sentence start (no token of it read yet) is a comment.
 
-        A ``# ...`` line as wide as the token lines is a token line whose token is ``#`` (as in
-        CoNLL-2000's ``# # B-NP``); narrower or wider ones, or any before the first token line,
-        are comments.
+        Metadata (``# key = value``, ``# newdoc``) always is. Another ``# ...`` or ``#`` line
+        is a comment unless it is laid out like the file's token lines, counted by the file's
+        separator: TAB fields in a TAB-separated file (so ``# text = a b c`` is a comment there
+        whatever its words), whitespace fields otherwise. Such a line is a token line whose
+        token is ``#`` (CoNLL-2000's ``# # B-NP``); before the file's first token line the
+        layout is unknown and a ``# ...`` line is a comment.
         """
-        return self.file_first is not None and count == self.file_first[1]
+        if _METADATA.match(line):
+            return True
+        if not _is_conll_comment(line):
+            return False
+        if self.file_first is None:
+            return True
+        if self.tab_width:
+            return line.count("\t") + 1 != self.tab_width
+        return len(fields) != self.file_first[1]
 
     def _mismatch(self, lineno: int, like: tuple[int, int], count: int) -> DataError:
         """The error for a token line whose column count differs from an earlier line's."""
@@ -325,9 +347,12 @@ def _conll_chunks(
             build.new_doc()
         else:
             first = build.lines is None
-            if first and _is_conll_comment(line) and not layout.token_width(len(fields)):
+            if first and line.startswith("#") and layout.is_comment(line, fields):
+                if _NEWDOC.match(line):
+                    build.new_doc()
                 yield from build.comment(line)
             else:
+                layout.line_tabs = line.count("\t") if first else 0
                 token, tag = layout.fields(lineno, fields, first)
                 build.word(line, lineno, token, tag)
     yield from build.finish()

@@ -105,7 +105,12 @@ def _standardise(data: Any, where: str, tag_field: str) -> Any:
         data = data.map(lambda row: {"_tags": [names[i] for i in row[tag_col]]})
     else:
         data = data.map(lambda row: {"_tags": row[tag_col]})
-    data = data.map(lambda row, i: {"doc": 0, "line": i + 1}, with_indices=True)
+    # A ``doc`` column (a dataset saved from tagger's reader has one) keeps each row's document;
+    # without one the rows are one document, like a CoNLL file without -DOCSTART- lines.
+    has_doc = "doc" in data.column_names
+    data = data.map(
+        lambda row, i: {"line": i + 1} | ({} if has_doc else {"doc": 0}), with_indices=True
+    )
     keep = ["tokens", "_tags", "doc", "line"]
     data = data.remove_columns([c for c in data.column_names if c not in keep])
     return data.rename_column("_tags", "tags")

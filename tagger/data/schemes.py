@@ -244,20 +244,31 @@ def _valid_iobes_spans(tags: Sequence[str]) -> list[Span] | None:
     return None if start >= 0 else spans
 
 
-def find_malformed(sequences: Iterable[Sequence[str]]) -> tuple[int, int, str] | None:
-    """``(sequence index, position, tag)`` of the first tag with an unknown prefix (``X-PER``).
+def is_entity_tag(tag: str) -> bool:
+    """Whether ``tag`` is a well-formed ``PREFIX-TYPE`` tag: a prefix of B, I, E, S, L, U, a
+    hyphen and a non-empty type (``B-PER``, ``I-creative-work``; not ``O``, ``B-``, ``X-PER``)."""
+    return _is_prefixed(tag)
 
-    Only in a corpus that also has well-formed prefixed tags: there, ``X-PER`` is a typo, not a
-    plain tag (plain tag sets such as POS never mix the two).
+
+def find_misfit(sequences: Iterable[Sequence[str]]) -> tuple[int, int, str] | None:
+    """``(sequence index, position, tag)`` of the first tag that does not fit a tagged corpus.
+
+    The rule: a corpus with at least one entity tag (:func:`is_entity_tag`) is a scheme corpus,
+    and then every tag must be ``O`` or an entity tag; ``B-``, ``X-PER``, ``FOO`` or ``NOUN``
+    there are mistakes, not signs of a plain tag set. A corpus without entity tags (POS tags,
+    bare ``B``/``I`` chunk marks) is a plain tag set, where every tag fits. Returns None when
+    every tag fits.
     """
-    first_bad, prefixed = None, False
+    first_bad, entity = None, False
     for index, sequence in enumerate(sequences):
         for position, tag in enumerate(sequence):
+            if tag == "O":
+                continue
             if _is_prefixed(tag):
-                prefixed = True
-            elif first_bad is None and len(tag) > 2 and tag[1] == "-" and tag[0].isalpha():
+                entity = True
+            elif first_bad is None:
                 first_bad = (index, position, tag)
-        if prefixed and first_bad is not None:
+        if entity and first_bad is not None:
             return first_bad
     return None
 
@@ -265,22 +276,20 @@ def find_malformed(sequences: Iterable[Sequence[str]]) -> tuple[int, int, str] |
 def detect_scheme(sequences: Iterable[Sequence[str]]) -> str:
     """Guess the tag scheme of a corpus given as tag sequences.
 
-    Returns ``none`` if any tag is neither ``O`` nor a well-formed ``PREFIX-TYPE`` tag (a plain tag
-    set such as POS tags, even if some tags contain hyphens like ``-LRB-``) or if there are no
-    prefixed tags at all; otherwise ``bilou`` if any ``L``/``U`` prefix occurs, ``iobes`` if any
-    ``E``/``S`` prefix occurs, ``iob1`` if some entity starts with ``I`` (at the start of a
-    sequence, after ``O`` or after a tag of another type), else ``iob2``.
+    Returns ``none`` if no tag is a well-formed ``PREFIX-TYPE`` tag (a plain tag set such as POS
+    tags, even if some tags contain hyphens like ``-LRB-``); otherwise, from the entity tags
+    (others are misfits, see :func:`find_misfit`), ``bilou`` if any ``L``/``U`` prefix occurs,
+    ``iobes`` if any ``E``/``S`` prefix occurs, ``iob1`` if some entity starts with ``I`` (at the
+    start of a sequence, after ``O`` or after a tag of another type), else ``iob2``.
     """
     prefixes: set[str] = set()
     entity_starts_with_i = False
     for sequence in sequences:
         prev_type = None
         for tag in sequence:
-            if tag == "O":
+            if not _is_prefixed(tag):
                 prev_type = None
                 continue
-            if not _is_prefixed(tag):
-                return "none"
             prefix, type_ = split_tag(tag)
             prefixes.add(prefix)
             if prefix == "I" and type_ != prev_type:

@@ -32,14 +32,12 @@ _SINGLE = ("[", "]")  # prefixes of one-token chunks
 
 @dataclass
 class ChunkCounts:
-    """conlleval's counters: per type, the chunks both files agree on (``correct``), the gold
-    file's chunks (``gold``) and the prediction's (``found``); tokens whose tags agree."""
+    """conlleval's counters per type: the chunks both files agree on (``correct``), the gold
+    file's chunks (``gold``) and the prediction's (``found``)."""
 
     correct: Counter[str] = field(default_factory=Counter)
     gold: Counter[str] = field(default_factory=Counter)
     found: Counter[str] = field(default_factory=Counter)
-    right_tags: int = 0
-    tokens: int = 0
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -80,8 +78,6 @@ def count_chunks(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -
                 c, ct, g, gt = "O", "", "O", ""
             else:
                 (c, ct), (g, gt) = split(gold_tag), split(pred_tag)  # type: ignore[arg-type]
-                counts.tokens += 1
-                counts.right_tags += c == g and ct == gt
             end_c = end_of_chunk(last_c, c, last_ct, ct)
             end_g = end_of_chunk(last_g, g, last_gt, gt)
             if in_correct:

@@ -97,10 +97,13 @@ class OnnxTagger(Tagger):
         path = Path(run_dir) / ONNX
         if not path.is_file():
             raise TaggerError(f"{run_dir}: no {ONNX}; run 'tagger export {run_dir}' first")
+        base = Tagger.load(run_dir)
+        if base.network.document_level:  # the graph has no input for document ids
+            raise TaggerError(f"{run_dir}: a document-level model cannot run in onnx")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         session = onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])
-        return cls(Tagger.load(run_dir), session)
+        return cls(base, session)
 
     def _decode(self, sentences: list[list[str]], docs: list[int] | None = None) -> list[list[str]]:
         from tagger.prediction import _batches

@@ -17,8 +17,6 @@ from tagger.data.conll import iter_chunks
 from tagger.data.schemes import encode_spans, get_spans, is_entity_tag
 from tagger.errors import DataError
 
-_IOBES_PREFIXES = frozenset("BIESLU")
-
 
 def accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
     """Share of tokens whose predicted tag equals the gold tag (as conlleval compares them)."""
@@ -40,8 +38,9 @@ def score(
     side of only such tags) each sentence of well-formed tags is first rewritten to IOB2.
     """
     scheme = scheme or _detect(gold, pred)
+    report: dict[str, Any] = {"accuracy": accuracy(gold, pred)}
     if scheme == "none":
-        return {"accuracy": accuracy(gold, pred)}
+        return report
     if scheme in ("iobes", "bilou"):
         gold, pred = _as_iob2(gold), _as_iob2(pred)
     counts = count_chunks(gold, pred)
@@ -53,8 +52,7 @@ def score(
     micro = _prf(*(sum(c.values()) for c in (counts.correct, counts.gold, counts.found)))
     keys = ("precision", "recall", "f1")
     macro = {k: sum(r[k] for r in per_type.values()) / len(types) if types else 0.0 for k in keys}
-    right = counts.right_tags / counts.tokens if counts.tokens else 0.0
-    return {"accuracy": right, "micro": micro, "macro": macro, "per_type": per_type}
+    return {**report, "micro": micro, "macro": macro, "per_type": per_type}
 
 
 def _prf(correct: int, gold: int, found: int) -> dict[str, float]:

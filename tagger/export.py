@@ -119,3 +119,5 @@ class OnnxTagger(Tagger):
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         raise TaggerError("the onnx runtime gives tags only: use --runtime torch for JSONL output")
+
+    _predict_buffer = predict

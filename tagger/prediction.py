@@ -194,14 +194,17 @@ class Tagger:
     def tag(
         self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None
     ) -> list[list[str]]:
-        """Tags for each token list, in the scheme of the model's training files. ``docs``:
-        each sentence's document id (used by document-level attention; default: none)."""
-        return [self._to_output(t) for t in self._decode(sentences, docs)]
+        """Tags for each token list, in the scheme of the model's training files, exactly as
+        :meth:`tag_file` tags a file of these sentences. ``docs``: each sentence's document id
+        (for document-level attention); without it the sentences are one document, as the
+        sentences of a file without ``-DOCSTART-`` lines are."""
+        pairs = zip(sentences, _documents(sentences, docs), strict=True)
+        return [tags for _, tags in self.tag_in_buffers(pairs)]
 
     def _decode(
         self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None = None
     ) -> list[list[str]]:
-        """Model-scheme tags (the ONNX runtime tagger replaces this)."""
+        """Model-scheme tags of one buffer (the ONNX runtime tagger replaces this)."""
         return decode(self.network, self.vocab, sentences, self.batch_size, docs)
 
     def predict(
@@ -215,9 +218,19 @@ class Tagger:
 
         Each result has tags, spans with confidences, token marginals, the probability of the
         best path and, with ``nbest`` > 1, the best ``nbest`` paths with their probabilities.
-        ``docs``: each text's document id, for document-level attention.
+        ``docs``: each text's document id, as for :meth:`tag`.
         """
         sentences = [list(t) if tokenized else str(t).split() for t in texts]
+        chunks = (
+            Chunk([], Sentence(tokens, None, doc, 0), [])
+            for tokens, doc in zip(sentences, _documents(sentences, docs), strict=True)
+        )
+        return [found for _, found in self.tag_chunks(chunks, nbest=nbest)]
+
+    def _predict_buffer(
+        self, sentences: list[list[str]], docs: list[int], nbest: int
+    ) -> list[TaggedSentence]:
+        """:meth:`predict` of one buffer."""
         found = decode_detailed(self.network, self.vocab, sentences, nbest, self.batch_size, docs)
         return [self._tagged(s, d, nbest > 1) for s, d in zip(sentences, found)]
 
@@ -279,8 +292,8 @@ class Tagger:
         if not sentences:
             return []
         if nbest is None:
-            return self.tag(sentences, docs)
-        return self.predict(sentences, tokenized=True, nbest=nbest, docs=docs)
+            return [self._to_output(t) for t in self._decode(sentences, docs)]
+        return self._predict_buffer(sentences, docs, nbest)
 
     def _parallel(
         self, groups: Iterator[list[Chunk]], nbest: int | None, workers: int
@@ -443,6 +456,11 @@ class Tagger:
 
         gold, pred = self.tag_gold(path, input_format)
         return score(gold.tags, pred, self.vocab.scheme)
+
+
+def _documents(sentences: Sequence[Any], docs: Sequence[int] | None) -> Sequence[int]:
+    """Each sentence's document id: ``docs``, or one document for all."""
+    return [0] * len(sentences) if docs is None else docs
 
 
 def _plain_file_size(source: str) -> int | None:

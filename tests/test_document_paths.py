@@ -73,7 +73,7 @@ def test_every_path_tags_with_the_document(documents: Path, run_dir: Path, tmp_p
     assert sorted(set(docs)) == list(range(6))
     expected = tagger.tag(tokens, docs)
     # The model uses the context: each sentence alone is tagged differently.
-    assert tagger.tag(tokens) != expected
+    assert tagger.tag(tokens, list(range(len(tokens)))) != expected
 
     paths: dict[str, list[list[str]]] = {}
     for name, extra in (("predict", []), ("workers", ["--workers", "2"])):
@@ -89,6 +89,8 @@ def test_every_path_tags_with_the_document(documents: Path, run_dir: Path, tmp_p
     invoke("predict", run_dir, documents, "--output", out, "--format", "jsonl")
     paths["jsonl"] = [json.loads(line)["tags"] for line in out.read_text().splitlines()]
     paths["Tagger.predict"] = [s.tags for s in tagger.predict(tokens, tokenized=True, docs=docs)]
+    nbest = tagger.predict(tokens, tokenized=True, docs=docs, nbest=3)
+    paths["Tagger.predict nbest"] = [s.alternatives[0]["tags"] for s in nbest]
     paths["Tagger.tag_gold"] = tagger.tag_gold(str(documents))[1]
 
     # A dataset saved from the reader keeps its doc column.
@@ -119,7 +121,14 @@ def test_dataset_without_documents_is_one_document(
     out = tmp_path / "plain.jsonl"
     invoke("predict", run_dir, f"hf:{tmp_path / 'plain'}", "--output", out)
     tags = [json.loads(line)["tags"] for line in out.read_text().splitlines()]
-    assert tags == tagger.tag(tokens, [0] * len(tokens))
+    assert tags == tagger.tag(tokens, [0] * len(tokens)) == tagger.tag(tokens)
+    # ...and so is a list of sentences given to the Python API without document ids, and the
+    # same sentences written as a file without -DOCSTART- lines.
+    plain = tmp_path / "plain.conll"
+    plain.write_text("".join(" ".join(t) + "\n" for t in tokens), encoding="utf-8")
+    invoke("predict", run_dir, plain, "--input-format", "text", "--output", tmp_path / "p.conll")
+    assert file_tags(tmp_path / "p.conll") == tags
+    assert [s.tags for s in tagger.predict(tokens, tokenized=True)] == tags
 
 
 def test_onnx_refuses_document_models(run_dir: Path, tmp_path: Path, documents: Path) -> None:

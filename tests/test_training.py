@@ -165,9 +165,9 @@ def test_evaluate_honours_token_column(trained, tmp_path: Path) -> None:
     seen: list[list[str]] = []
 
     class Spy(Tagger):
-        def tag(self, sentences, docs=None):
+        def _decode(self, sentences, docs=None):
             seen.extend(list(s) for s in sentences)
-            return super().tag(sentences, docs)
+            return super()._decode(sentences, docs)
 
     path = tmp_path / "ids.conll"
     path.write_text("1\tEmpire\tB-location\n2\tState\tI-location\n3\trocks\tO\n", "utf-8")

@@ -4,6 +4,8 @@ overwrite input that is not the model's own tag column (issue 19: "never corrupt
 from __future__ import annotations
 
 import gzip
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from cli import app
-from tagger.data.conll import format_chunk, iter_chunks, read_sentences
+from tagger.data.conll import format_chunk, iter_chunks, iter_lines, read_sentences
 from tagger.data.sniff import KnownTags, PeekedLines, choose_write, detect_format, format_of
 from tagger.errors import DataError
 
@@ -106,6 +108,9 @@ def test_ambiguous_content_is_an_error_unless_the_extension_breaks_the_tie() -> 
     assert detect(mixed, "in.conll") == "conll"
     assert detect(mixed, "in.raw") == "text"
     assert detect("", "x.conllu") == "conllu" and detect("", "x.txt") == "conll"
+    lemmas = "".join(f"word{i} lemma{i}\n" for i in range(12))  # equal widths, no tags
+    with pytest.raises(DataError, match="12 lines, 100% of them with 2 columns, 0% of last"):
+        detect(lemmas)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +122,29 @@ def test_real_corpora_are_detected(folder: str, fmt: str) -> None:
         pytest.skip(f"{SHARED / folder} is not here (it lies beside the checkout in development)")
     for path in files:
         assert format_of(path) == fmt, path
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("conll2003/test.txt", "conll"),
+        ("wnut17/test.txt", "conll"),
+        ("ud_ewt/dev.conllu", "conllu"),
+    ],
+)
+def test_real_corpora_as_text_are_detected_as_text(tmp_path: Path, name: str, fmt: str) -> None:
+    source = SHARED / name
+    if not source.exists():
+        pytest.skip(f"{source} is not here")
+    sentences = [" ".join(s.tokens) for s in read_sentences(source, fmt)][:300]
+    lines = write(tmp_path / "lines.txt", "\n".join(sentences) + "\n")
+    paragraphs = write(tmp_path / "paragraphs.txt", "\n\n".join(sentences) + "\n")
+    running = write(tmp_path / "running.txt", " ".join(sentences[:40]) + "\n")
+    assert [format_of(p) for p in (lines, paragraphs, running)] == ["text"] * 3
+    if fmt == "conllu":  # the original sentences, as UD gives them
+        lines_of = source.read_text(encoding="utf-8").splitlines()
+        texts = [x[9:] for x in lines_of if x.startswith("# text = ")]
+        assert format_of(write(tmp_path / "raw.txt", "\n".join(texts[:300]))) == "text"
 
 
 def test_ud_ewt_is_detected_as_conllu_even_renamed(tmp_path: Path) -> None:
@@ -148,6 +176,23 @@ def test_peeked_lines_replay_the_whole_input_once(tmp_path: Path) -> None:
     assert [line for _, line in peeked] == text.splitlines()
     with pytest.raises(RuntimeError):
         list(peeked)
+
+
+@pytest.mark.parametrize("size", [10, 64 * 1024])
+def test_peeked_stdin_is_put_back_for_any_later_reader(monkeypatch, size: int) -> None:
+    text = "\ufeff" + "x" * 50 + "\r\n" + "".join(f"w{i} O\n" for i in range(300)) + "last"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    peeked = PeekedLines("-", lines=20, size=size)
+    expected = text[1:].replace("\r\n", "\n").split("\n")
+    assert [line for _, line in peeked.head] == expected[: len(peeked.head)]
+    assert len(peeked.head) == (0 if size == 10 else 20)  # a cut line is not in the head
+    assert [line for _, line in iter_lines("-")] == expected  # another reader: all of it
+
+
+def test_stdin_decoding_error_names_its_line(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"EU O\nis \xff O\n")))
+    with pytest.raises(DataError, match=r"^-:2: not valid UTF-8"):
+        PeekedLines("-")
 
 
 # --- where the predictions go ----------------------------------------------------------------

@@ -10,8 +10,8 @@ replayed, so detection works on stdin and gzip in a single pass. The rules (firs
    90% of them) and the last column looks like tags (``O``/``B-X``..., the model's labels, POS
    codes such as ``NNP``), or repeats a few values as tags do; a few uneven lines in a file of
    tags is still CoNLL (the reader then names the uneven line).
-4. ``text``: none of the above, and the last words of the lines do not look like tags or the
-   lines have widely varying numbers of words.
+4. ``text``: none of the above, and the lines have widely varying numbers of words, or their
+   last words do not look like tags (unless ten or more lines are all equally wide).
 
 Anything in between is ambiguous: the extension (``.conllu``, ``.conll``, ``.raw``, ``.text``)
 breaks the tie, or a one-line error says what was seen and which flag to pass. Hand-written:
@@ -20,13 +20,17 @@ breaks the tie, or a one-line error says what was seen and which flag to pass. H
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from tagger.data.conll import CONLLU_FIELDS, DOCSTART, Chunk, conllu_tag, iter_lines
+from tagger.data.conll import _decode_block as decode_block  # the reader's own decoding
 from tagger.errors import DataError, TaggerError
 
 PEEK_LINES = 200
@@ -64,29 +68,81 @@ class KnownTags:
         return bool(sep) and len(prefix) == 1 and prefix in "BIESLU" and kind in self.types
 
 
+class _Replay(io.RawIOBase):
+    """A binary stream that gives ``head`` back first and then reads on from ``rest``."""
+
+    def __init__(self, head: bytes, rest: BinaryIO, owner: object = None) -> None:
+        super().__init__()
+        self._head, self._rest = memoryview(head), rest
+        self._owner = owner  # the text stream over ``rest``: collecting it would close ``rest``
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            count = min(len(buffer), len(self._head))
+            buffer[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        read = getattr(self._rest, "read1", self._rest.read)
+        data = read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _peek_stdin(lines: int, size: int) -> list[bytes]:
+    """Read up to ``lines`` whole lines (``size`` bytes) of stdin and put them back:
+    ``sys.stdin`` becomes a stream that replays them before the rest, so any later reader of
+    ``-`` (this module's or another) sees the whole input. Returns the whole lines read."""
+    stdin = sys.stdin.buffer
+    raws: list[bytes] = []
+    seen = 0
+    while len(raws) < lines and seen < size:
+        raw = stdin.readline(size - seen)  # a longer line is cut here, and put back whole
+        if not raw:
+            break
+        raws.append(raw)
+        seen += len(raw)
+    replay = io.BufferedReader(_Replay(b"".join(raws), stdin, sys.stdin))
+    sys.stdin = io.TextIOWrapper(replay, encoding="utf-8", errors="strict")
+    if seen >= size and raws and not raws[-1].endswith(b"\n"):
+        raws.pop()  # a cut line: not part of the head
+    return raws
+
+
 class PeekedLines:
     """The numbered lines of a file (``-``: stdin, ``.gz``: gzip), the first ones read ahead.
 
     ``head`` holds up to ``PEEK_LINES`` lines (or ``PEEK_BYTES`` of text); iterating yields them
-    and then the rest of the input, so the input is read once. Iterate only once.
+    and then the rest of the input, so the input is read once (stdin: the peeked bytes are put
+    back, see :func:`_peek_stdin`). Iterate only once.
     """
 
     def __init__(self, path: str | Path, lines: int = PEEK_LINES, size: int = PEEK_BYTES) -> None:
         self.name = str(path)
+        self._used = False
+        if self.name == "-":
+            raws = _peek_stdin(lines, size)
+            self.head = list(enumerate(decode_block("-", 0, raws), 1)) if raws else []
+            self._rest = None
+            return
         self._rest = iter_lines(path)
-        self.head: list[tuple[int, str]] = []
+        self.head = []
         seen = 0
         for item in self._rest:
             self.head.append(item)
             seen += len(item[1]) + 1
             if len(self.head) >= lines or seen >= size:
                 break
-        self._used = False
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         if self._used:
             raise RuntimeError(f"the lines of {self.name} were already read")
         self._used = True
+        if self._rest is None:  # stdin: read afresh from the replaying stream
+            yield from iter_lines(self.name)
+            return
         yield from self.head
         yield from self._rest
 
@@ -168,9 +224,11 @@ def _broken_columns(e: Evidence) -> bool:
 
 
 def _text(e: Evidence) -> bool:
-    """Lines of words: the last ones do not look like tags, or the widths vary too much for
-    columns (fewer than half of the lines as wide as the most common width)."""
-    return (e.tag_like or 0.0) <= 0.2 or e.same_width < 0.5
+    """Lines of words: the widths vary too much for columns (fewer than half of the lines as
+    wide as the most common width), or the last words do not look like tags, unless ten or
+    more lines are all equally wide (columns of words, such as token and lemma: ambiguous)."""
+    even_many = e.same_width >= 0.9 and e.width >= 2 and e.lines >= 10
+    return e.same_width < 0.5 or ((e.tag_like or 0.0) <= 0.2 and not even_many)
 
 
 # Checked in order; the first that holds names the format. A new format adds its rule here.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli import app
@@ -187,6 +189,27 @@ def test_peeked_stdin_is_put_back_for_any_later_reader(monkeypatch, size: int) -
     assert [line for _, line in peeked.head] == expected[: len(peeked.head)]
     assert len(peeked.head) == (0 if size == 10 else 20)  # a cut line is not in the head
     assert [line for _, line in iter_lines("-")] == expected  # another reader: all of it
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30), max_size=40),
+    st.integers(1, 30),
+    st.integers(1, 300),
+    st.booleans(),
+)
+def test_peeking_loses_and_repeats_nothing(lines: list[str], count: int, size: int, crlf: bool):
+    data = ("\r\n" if crlf else "\n").join(lines).encode()
+    old = sys.stdin
+    try:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(data))
+        expected = list(iter_lines("-"))
+        sys.stdin = io.TextIOWrapper(io.BytesIO(data))
+        peeked = PeekedLines("-", count, size)
+        assert peeked.head == expected[: len(peeked.head)] and len(peeked.head) <= count
+        assert list(iter_lines("-")) == expected  # another reader after the peek
+    finally:
+        sys.stdin = old
 
 
 def test_stdin_decoding_error_names_its_line(monkeypatch) -> None:

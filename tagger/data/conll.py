@@ -26,6 +26,9 @@ Formats:
 ``text``
     One sentence per line, tokens separated by whitespace, no tags.
 
+Which format a file is in is decided from its content by :mod:`tagger.data.sniff`, which also
+decides whether predictions replace the tag column or are appended (``format_chunk``'s ``write``).
+
 Input is strict UTF-8 (a BOM is dropped), ``\\n`` or ``\\r\\n`` line ends, gzip when the name
 ends in ``.gz``, and ``-`` means stdin. Output lines end in ``\\n``.
 """
@@ -496,8 +499,8 @@ def _set_conll_tag(line: str, tag: str, tag_column: int | None) -> str:
 
 
 def _append_tag(line: str, tag: str, fmt: str) -> str:
-    """A token line with ``tag`` added and nothing of it changed: a new last column (TAB
-    if the line has one, else a space), or for CoNLL-U the MISC key ``Pred``."""
+    """A token line with ``tag`` added as a new last column (TAB if the line has one, else a
+    space; trailing whitespace dropped), or for CoNLL-U as the MISC key ``Pred``."""
     if fmt == "conllu":
         return _set_conllu_tag(line, tag, "Pred")
     return line.rstrip() + ("\t" if "\t" in line else " ") + tag

@@ -1,8 +1,8 @@
 """Decide from a file's content whether it is CoNLL-U, CoNLL columns or text, and whether its
 last column is the model's tag column (replace it) or something else (append a new one).
 
-Only the first lines are read ahead (:class:`PeekedLines`: up to 200 lines or 64 KiB), kept and
-replayed, so detection works on stdin and gzip in a single pass. The rules (first match wins):
+Only the first lines are read ahead (:mod:`tagger.data.peek`: up to 200 lines or 64 KiB), kept
+and replayed, so detection works on stdin and gzip in a single pass. The rules (first match wins):
 
 1. ``conllu``: the lines are TAB-separated with 10 fields and an id (``3``, ``3-4``, ``5.1``).
 2. ``text``: a single line of more than four words (nothing to compare it with).
@@ -20,21 +20,16 @@ breaks the tie, or a one-line error says what was seen and which flag to pass. H
 
 from __future__ import annotations
 
-import io
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
 
-from tagger.data.conll import CONLLU_FIELDS, DOCSTART, Chunk, conllu_tag, iter_lines
-from tagger.data.conll import _decode_block as decode_block  # the reader's own decoding
+from tagger.data.conll import CONLLU_FIELDS, DOCSTART, Chunk, conllu_tag
+from tagger.data.peek import PeekedLines, head_lines
 from tagger.errors import DataError, TaggerError
 
-PEEK_LINES = 200
-PEEK_BYTES = 64 * 1024
 WRITE_MODES = ("auto", "replace", "append", "gold-pred")
 _CONLLU_ID = re.compile(r"\d+(-\d+|\.\d+)?")
 _ENTITY_TAG = re.compile(r"O|[A-Z]-\S+")  # conlleval-shaped, malformed prefixes too
@@ -66,85 +61,6 @@ class KnownTags:
             return True
         prefix, sep, kind = value.partition("-")
         return bool(sep) and len(prefix) == 1 and prefix in "BIESLU" and kind in self.types
-
-
-class _Replay(io.RawIOBase):
-    """A binary stream that gives ``head`` back first and then reads on from ``rest``."""
-
-    def __init__(self, head: bytes, rest: BinaryIO, owner: object = None) -> None:
-        super().__init__()
-        self._head, self._rest = memoryview(head), rest
-        self._owner = owner  # the text stream over ``rest``: collecting it would close ``rest``
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            count = min(len(buffer), len(self._head))
-            buffer[:count] = self._head[:count]
-            self._head = self._head[count:]
-            return count
-        read = getattr(self._rest, "read1", self._rest.read)
-        data = read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _peek_stdin(lines: int, size: int) -> list[bytes]:
-    """Read up to ``lines`` whole lines (``size`` bytes) of stdin and put them back:
-    ``sys.stdin`` becomes a stream that replays them before the rest, so any later reader of
-    ``-`` (this module's or another) sees the whole input. Returns the whole lines read."""
-    stdin = sys.stdin.buffer
-    raws: list[bytes] = []
-    seen = 0
-    while len(raws) < lines and seen < size:
-        raw = stdin.readline(size - seen)  # a longer line is cut here, and put back whole
-        if not raw:
-            break
-        raws.append(raw)
-        seen += len(raw)
-    replay = io.BufferedReader(_Replay(b"".join(raws), stdin, sys.stdin))
-    sys.stdin = io.TextIOWrapper(replay, encoding="utf-8", errors="strict")
-    if seen >= size and raws and not raws[-1].endswith(b"\n"):
-        raws.pop()  # a cut line: not part of the head
-    return raws
-
-
-class PeekedLines:
-    """The numbered lines of a file (``-``: stdin, ``.gz``: gzip), the first ones read ahead.
-
-    ``head`` holds up to ``PEEK_LINES`` lines (or ``PEEK_BYTES`` of text); iterating yields them
-    and then the rest of the input, so the input is read once (stdin: the peeked bytes are put
-    back, see :func:`_peek_stdin`). Iterate only once.
-    """
-
-    def __init__(self, path: str | Path, lines: int = PEEK_LINES, size: int = PEEK_BYTES) -> None:
-        self.name = str(path)
-        self._used = False
-        if self.name == "-":
-            raws = _peek_stdin(lines, size)
-            self.head = list(enumerate(decode_block("-", 0, raws), 1)) if raws else []
-            self._rest = None
-            return
-        self._rest = iter_lines(path)
-        self.head = []
-        seen = 0
-        for item in self._rest:
-            self.head.append(item)
-            seen += len(item[1]) + 1
-            if len(self.head) >= lines or seen >= size:
-                break
-
-    def __iter__(self) -> Iterator[tuple[int, str]]:
-        if self._used:
-            raise RuntimeError(f"the lines of {self.name} were already read")
-        self._used = True
-        if self._rest is None:  # stdin: read afresh from the replaying stream
-            yield from iter_lines(self.name)
-            return
-        yield from self.head
-        yield from self._rest
 
 
 @dataclass
@@ -359,7 +275,7 @@ def open_input(
 
 def format_of(path: str | Path, known: KnownTags | None = None, flag: str | None = None) -> str:
     """The detected format of a file (reads its first lines only)."""
-    head = PeekedLines(path).head
+    head = head_lines(path)
     return detect_format(str(path), head, known, *([flag] if flag else []))
 
 

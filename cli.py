@@ -150,7 +150,7 @@ def predict(
     format: Annotated[OutputFormat, typer.Option(help="Output format.")] = OutputFormat.conll,
     input_format: Annotated[
         InputFormat | None,
-        typer.Option(help="Input format; detected from the content (README: input formats)."),
+        typer.Option(help="Input format; detected from the content (README: how it is decided)."),
     ] = None,
     token_column: Annotated[int | None, typer.Option(help="0-based token column.")] = None,
     tag_column: Annotated[

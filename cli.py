@@ -5,6 +5,7 @@ Heavy modules (torch, datasets) are imported inside the commands so that ``--hel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -72,17 +73,95 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-def guarded(call: Callable[[], T]) -> T:
-    """Run ``call``; a user-facing error becomes one line on stderr and exit status 2."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that it unwinds (and cleans up) as on Ctrl-C."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup
+    raise Terminated()
+
+
+def _os_message(exc: OSError) -> str:
+    """One line for an OSError that no library layer turned into a TaggerError."""
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def guarded(call: Callable[[], T], on_interrupt: Callable[[], str] | None = None) -> T:
+    """Run ``call``; a user-facing error becomes one line on stderr and exit status 2.
+
+    SIGTERM is handled like Ctrl-C: temporary files are removed on the way out, one line says
+    ``error: interrupted`` (plus ``on_interrupt()``, e.g. how to resume), and the exit status is
+    the shell's convention, 128 + the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+    import signal
+
     from tagger.errors import TaggerError
 
+    previous = None
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return call()
     except TaggerError as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted")
+    except OSError as exc:
+        _fail(_os_message(exc))
+    except MemoryError:
+        _fail("out of memory")
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
+        extra = on_interrupt() if on_interrupt else ""
+        typer.echo(f"error: interrupted by {'SIGTERM' if term else 'SIGINT'}{extra}", err=True)
+        raise typer.Exit(143 if term else 130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     raise AssertionError("unreachable")
+
+
+def _at_least(low: int, **options: int) -> None:
+    """One error line (not a usage box) for a numeric option below ``low``."""
+    from tagger.errors import TaggerError
+
+    for name, value in options.items():
+        if value < low:
+            raise TaggerError(f"--{name}: expected at least {low}, got {value}")
+
+
+def _check_train_arguments(
+    config: Path | None,
+    output: Path | None,
+    resume: Path | None,
+    sets: list[str] | None,
+    overwrite: bool,
+) -> None:
+    """train takes CONFIG and --output for a new run, or --resume RUN_DIR alone (the resumed
+    run's config and directory are fixed: anything else given would be ignored, so refuse it)."""
+    from tagger.errors import TaggerError
+
+    if resume is None:
+        if config is None or output is None:
+            raise TaggerError("train needs CONFIG and --output RUN_DIR (or --resume RUN_DIR)")
+        return
+    given = [
+        name
+        for name, value in (
+            ("CONFIG", config),
+            ("--set", sets),
+            ("--overwrite", overwrite),
+            ("--output", output is not None and output.resolve() != resume.resolve()),
+        )
+        if value
+    ]
+    if given:
+        raise TaggerError(
+            f"--resume {resume} continues that run with its own config and directory: "
+            f"{', '.join(given)} cannot be given with it (start a new run without --resume)"
+        )
 
 
 @app.command(
@@ -104,29 +183,34 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace a model already in OUTPUT.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar or epoch lines.")] = False,
     nproc: Annotated[
-        int, typer.Option(min=1, help="Train in N processes on this machine (torchrun, DDP).")
+        int, typer.Option(help="Train in N processes on this machine (torchrun, DDP).")
     ] = 1,
 ) -> None:
     """Train a model; the best one by dev score goes to OUTPUT with metrics.jsonl."""
     from tagger.config import load_config
-    from tagger.errors import TaggerError
     from tagger.training import train as run_training
 
+    guarded(lambda: _at_least(1, nproc=nproc))
     if nproc > 1:
         from tagger.distributed import launch
 
         raise typer.Exit(launch(nproc, _without_nproc(sys.argv[1:])))
 
     def call() -> Any:
-        if resume is None and (config is None or output is None):
-            raise TaggerError("train needs CONFIG and --output RUN_DIR (or --resume RUN_DIR)")
+        _check_train_arguments(config, output, resume, set_, overwrite)
         cfg = None if resume else load_config(config, set_ or [])
         log = (lambda _msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
         progress = not quiet and sys.stderr.isatty()
         run_dir = resume or output
         return run_training(cfg, run_dir, progress, log, resume is not None, overwrite)
 
-    summary = guarded(call)
+    def how_to_resume() -> str:
+        run_dir = resume or output
+        if run_dir is not None and (run_dir / "checkpoint" / "config.json").is_file():
+            return f"; continue with: tagger train --resume {run_dir}"
+        return ""
+
+    summary = guarded(call, how_to_resume)
     brief = {k: v for k, v in summary.items() if k not in ("dev", "test")}
     for split in ("dev", "test"):  # headline scores; per-type ones are in metrics.jsonl
         if summary.get(split):  # no dev score when dev was trained on
@@ -164,9 +248,9 @@ def predict(
         ),
     ] = WriteMode.auto,
     nbest: Annotated[
-        int, typer.Option(min=1, help="With --format jsonl: the N best paths per sentence.")
+        int, typer.Option(help="With --format jsonl: the N best paths per sentence.")
     ] = 1,
-    workers: Annotated[int, typer.Option(min=1, help="Tag in N processes (order kept).")] = 1,
+    workers: Annotated[int, typer.Option(help="Tag in N processes (order kept).")] = 1,
     runtime: Annotated[
         Runtime, typer.Option(help="torch, or onnx (after 'tagger export'; tags only).")
     ] = Runtime.torch,
@@ -183,14 +267,17 @@ def predict(
 
     JSONL output adds each token's marginal probability, entity confidences, the best path's
     probability and, with --nbest N, the N best paths."""
+    from tagger.atomic import check_target
     from tagger.data.sharding import parse_shard
     from tagger.errors import TaggerError
     from tagger.prediction import Tagger
 
     def call() -> int:
+        _at_least(1, nbest=nbest, workers=workers)
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
         part = None if shard is None else parse_shard(shard)
+        check_target(output)  # before any work: a directory, or a file where a folder is needed
         if runtime is Runtime.onnx:
             from tagger.export import OnnxTagger
 
@@ -294,6 +381,7 @@ def explain(
     from rich.console import Console
     from rich.table import Table
 
+    from tagger.atomic import check_target
     from tagger.data.conll import read_sentences
     from tagger.data.sniff import format_of
     from tagger.errors import TaggerError
@@ -301,8 +389,11 @@ def explain(
     from tagger.prediction import Tagger
 
     def call() -> Any:
-        tagger = Tagger.load(run_dir)
+        check_target(output)
         tokens = sentence.split()
+        if not tokens and not Path(sentence).is_file():
+            raise TaggerError("explain: the sentence is empty; give some words or a data file")
+        tagger = Tagger.load(run_dir)
         if Path(sentence).is_file():
             found = list(read_sentences(sentence, format_of(sentence, tagger.known_tags())))
             if not 0 <= index < len(found):

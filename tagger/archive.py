@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.atomic import atomic_write_bytes
-from tagger.config import Config, ConfigError
+from tagger.config import RANGES, Config, ConfigError
 from tagger.data.vocab import Vocab
 from tagger.errors import TaggerError
 
@@ -35,13 +35,22 @@ def save_model(run_dir: str | Path, cfg: Config, vocab: Vocab, network: Any, **m
     atomic_write_bytes(run_dir / CONFIG, json.dumps(info, indent=2).encode("utf-8"))
 
 
+MAX_JSON = 1 << 30  # bytes of config.json / vocab.json read at most: far above any real model
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_JSON + 1)
+        if len(data) > MAX_JSON:
+            raise ModelFileError(f"{path}: damaged model file: larger than {MAX_JSON} bytes")
+        raw = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ModelFileError(f"{path.parent}: not a tagger model ({path.name} missing)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: damaged model file: {exc}") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: damaged model file: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ModelFileError(f"{path}: damaged model file: expected a JSON object")
     return raw
@@ -61,7 +70,7 @@ def load_model(run_dir: str | Path) -> tuple[Config, Vocab, Any, dict[str, Any]]
     try:
         cfg = Config.from_dict(info["config"])
         vocab = Vocab.from_dict(_read_json(run_dir / VOCAB))
-    except (ConfigError, ValueError, TypeError, KeyError) as exc:
+    except (ConfigError, ValueError, TypeError, KeyError, RecursionError) as exc:
         raise ModelFileError(f"{run_dir}: damaged model file: {exc}") from None
     try:
         state = load_file(run_dir / WEIGHTS)
@@ -69,7 +78,14 @@ def load_model(run_dir: str | Path) -> tuple[Config, Vocab, Any, dict[str, Any]]
         raise ModelFileError(f"{run_dir}: not a tagger model ({WEIGHTS} missing)") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{run_dir / WEIGHTS}: damaged model file: {exc}") from None
-    network = build_network(cfg, vocab, info.get("word_dim", cfg.model.word_dim))
+    word_dim = info.get("word_dim", cfg.model.word_dim)
+    try:
+        if not isinstance(word_dim, int) or isinstance(word_dim, bool):
+            raise ConfigError(f"word_dim: expected int, got {word_dim!r}")
+        RANGES["model.word_dim"].check("word_dim", word_dim)
+        network = build_network(cfg, vocab, word_dim)
+    except (TaggerError, RuntimeError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{run_dir / CONFIG}: damaged model file: {exc}") from None
     try:
         network.load_state_dict(state)
     except RuntimeError as exc:

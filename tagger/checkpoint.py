@@ -14,28 +14,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tagger.atomic import atomic_write_bytes
+from tagger.atomic import atomic_write_bytes, check_folder
 from tagger.config import Config, ConfigError
 from tagger.errors import TaggerError
 
 FOLDER, CONFIG, STATE = "checkpoint", "config.json", "state.pt"
 
 
-def check_free(run_dir: Path, overwrite: bool = False) -> None:
-    """Refuse to train into ``run_dir`` when it holds a trained model, unless ``overwrite``."""
+def check_free(run_dir: Path, overwrite: bool = False) -> bool:
+    """Refuse to train into ``run_dir`` when it holds a trained model, unless ``overwrite``;
+    returns whether it holds one (that a new run with ``overwrite`` will replace)."""
+    check_folder(run_dir)
     taken = (run_dir / "model.safetensors").exists() or (run_dir / FOLDER / STATE).exists()
     if taken and not overwrite:
         raise TaggerError(
             f"{run_dir} already holds a trained model: continue it with --resume, "
             "or pass --overwrite, or choose another --output"
         )
+    return taken
 
 
 def start(run_dir: Path, cfg: Config) -> None:
-    """Record a new run's config (what ``--resume`` reads) and drop any older state."""
+    """Record a new run's config (what ``--resume`` reads) and drop any older state (and an
+    ONNX export of an older model)."""
     text = json.dumps(cfg.to_dict(), indent=2)
     atomic_write_bytes(run_dir / FOLDER / CONFIG, text.encode("utf-8"))
     (run_dir / FOLDER / STATE).unlink(missing_ok=True)
+    (run_dir / "model.onnx").unlink(missing_ok=True)
 
 
 def read_config(run_dir: Path) -> Config:
@@ -45,7 +50,7 @@ def read_config(run_dir: Path) -> Config:
         return Config.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise TaggerError(f"{run_dir}: no training run to resume ({path} missing)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, ConfigError) as exc:
+    except (OSError, ValueError, RecursionError, ConfigError) as exc:
         raise TaggerError(f"{path}: damaged checkpoint config: {exc}") from None
 
 
@@ -71,6 +76,17 @@ def save(run_dir: Path, loop: Any) -> None:
     atomic_write_bytes(run_dir / FOLDER / STATE, buffer.getvalue())
 
 
+# The plain fields of state.pt and their types (the tensors are checked by load_state_dict).
+FIELDS = {
+    "epoch_done": int,
+    "finished": bool,
+    "best": float,
+    "best_epoch": int,
+    "metrics": str,
+    "rng_python": tuple,
+}
+
+
 def restore(run_dir: Path, loop: Any) -> bool:
     """Load the saved state into ``loop``; False when no epoch had finished."""
     import torch
@@ -80,16 +96,40 @@ def restore(run_dir: Path, loop: Any) -> bool:
         return False
     try:
         state = torch.load(path, weights_only=True)
+        fields = _checked_fields(state, loop.cfg.train.max_epochs)
         loop.network.load_state_dict(state["network"])
         loop.optimizer.load_state_dict(state["optimizer"])
         loop.scheduler.load_state_dict(state["scheduler"])
         if loop.averaged is not None:
             loop.averaged.load_state_dict(state["averaged"])
-    except Exception as exc:  # unpickling refusals, truncation, shape mismatches
+        loop.rng.setstate(fields["rng_python"])
+    except Exception as exc:  # unpickling refusals, truncation, shape mismatches, bad fields
         raise TaggerError(f"{path}: damaged checkpoint: {str(exc).splitlines()[0]}") from None
-    version, internal, gauss = state["rng_python"]
-    loop.rng.setstate((version, tuple(internal), gauss))
-    loop.epoch_done, loop.finished = state["epoch_done"], state["finished"]
-    loop.best, loop.best_epoch = state["best"], state["best_epoch"]
-    loop.metrics = json.loads(state["metrics"])
+    loop.epoch_done, loop.finished = fields["epoch_done"], fields["finished"]
+    loop.best, loop.best_epoch = fields["best"], fields["best_epoch"]
+    loop.metrics = fields["metrics"]
     return True
+
+
+def _checked_fields(state: Any, max_epochs: int) -> dict[str, Any]:
+    """The plain fields of a loaded ``state.pt``, type- and range-checked (ValueError)."""
+    if not isinstance(state, dict):
+        raise ValueError("expected a mapping of fields")
+    out: dict[str, Any] = {}
+    for name, kind in FIELDS.items():
+        value = state.get(name)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            found = type(value).__name__
+            raise ValueError(f"field {name!r}: expected {kind.__name__}, got {found}")
+        out[name] = value
+    if not 0 <= out["best_epoch"] <= out["epoch_done"] <= max_epochs:
+        raise ValueError(f"epochs out of range: best {out['best_epoch']}, done {out['epoch_done']}")
+    metrics = json.loads(out["metrics"])
+    if not isinstance(metrics, list) or not all(isinstance(m, dict) for m in metrics):
+        raise ValueError("field 'metrics': expected a JSON list of objects")
+    out["metrics"] = metrics
+    version, internal, gauss = out["rng_python"]
+    out["rng_python"] = (version, tuple(internal), gauss)
+    return out

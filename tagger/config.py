@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -124,20 +125,89 @@ CHOICES = {
 }
 
 
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric key: ``low`` to ``high``, either end open or closed."""
+
+    low: float
+    high: float
+    low_open: bool = False  # True: ``low`` itself is not allowed
+    high_open: bool = False
+
+    def __str__(self) -> str:
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{left}{self.low}, {self.high}{right}"
+
+    def check(self, key: str, value: float) -> None:
+        """Raise a ConfigError naming ``key`` unless ``value`` is finite and in range."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value}")
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        if not (above and below):
+            raise ConfigError(f"{key}: expected a value in {self}, got {value!r}")
+
+
+UNIT = Range(0, 1, high_open=True)  # shares and probabilities: 0 allowed, 1 not
+MANY = 10**6  # epochs, batch sizes, patience: beyond any real run, far below overflow
+
+# Every int and float key's allowed values (tests/test_config_ranges.py checks none is missing).
+RANGES = {
+    "data.token_column": Range(-1000, 1000),
+    "data.tag_column": Range(-1000, 1000),
+    "data.dev_fraction": UNIT,
+    "embeddings.max_vectors": Range(0, 10**8),
+    "embeddings.lr_scale": Range(0, 100),
+    "model.word_dim": Range(1, 4096),
+    "model.casing_dim": Range(1, 1024),
+    "model.char_dim": Range(1, 1024),
+    "model.char_hidden": Range(1, 4096),
+    "model.char_kernel": Range(1, 31),
+    "model.max_word_length": Range(1, 1000),
+    "model.hidden_size": Range(1, 8192),
+    "model.num_layers": Range(1, 16),
+    "model.dropout": UNIT,
+    "model.word_dropout": UNIT,
+    "train.max_epochs": Range(1, MANY),
+    "train.batch_size": Range(1, MANY),
+    "train.eval_batch_size": Range(1, MANY),
+    "train.seed": Range(0, 2**32 - 1),  # numpy's seed range
+    "train.patience": Range(1, MANY),
+    "train.lr": Range(0, 10, low_open=True),
+    "train.momentum": UNIT,
+    "train.weight_decay": Range(0, 10),
+    "train.clip": Range(0, 1e6),
+    "train.lr_decay": Range(0, 1, low_open=True),
+    "train.lr_patience": Range(0, MANY),
+    "train.lr_step": Range(0, MANY),
+    "train.min_lr": Range(0, 10),
+    "train.ema": UNIT,
+    "train.threads": Range(1, 4096),
+}
+
+# The numeric options of ``model.attention`` layers: (type, allowed values).
+ATTENTION_RANGES: dict[str, tuple[type, Range]] = {
+    "heads": (int, Range(1, 64)),
+    "size": (int, Range(1, 8192)),
+    "hidden": (int, Range(1, 8192)),
+    "window": (int, Range(1, 1000)),
+    "max_distance": (int, Range(1, 10000)),
+    "labels": (int, Range(1, 10000)),
+    "block": (int, Range(1, 1 << 30)),
+    "dropout": (float, UNIT),
+}
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (or start from the defaults) and apply ``key=value`` overrides."""
-    import yaml
-
     raw: dict[str, Any] = {}
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
+            raise ConfigError(f"{path}: cannot read config: {reason}") from None
+        raw = parse_yaml(text, str(path)) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for item in overrides or []:
@@ -145,10 +215,31 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     return Config.from_dict(raw)
 
 
-def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Apply one ``a.b=value`` override (value parsed as YAML) to a raw config mapping."""
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML's safe subset without aliases (``*name``: an alias bomb expands exponentially);
+    an error is one line naming ``where`` and the line."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, "aliases are not allowed", mark)
+            return super().compose_node(parent, index)
+
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None and not where.startswith("--") else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``a.b=value`` override (value parsed as YAML) to a raw config mapping."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.batch_size=64")
@@ -158,7 +249,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {item!r}: {part} is not a section")
-    node[leaf] = yaml.safe_load(value) if value.strip() else None
+    node[leaf] = parse_yaml(value, f"--set {item!r}") if value.strip() else None
 
 
 def _build(cls: type, raw: Any, prefix: str) -> Any:
@@ -167,7 +258,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
+    unknown = sorted(set(raw) - names, key=str)
     if unknown:
         key = prefix + str(unknown[0])
         raise ConfigError(
@@ -200,7 +291,7 @@ def _check(key: str, hint: Any, value: Any) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
+        return _check_layer(key, value) if key.startswith("model.attention[") else dict(value)
     if hint is float and isinstance(value, str):
         with contextlib.suppress(ValueError):  # YAML 1.1 reads 1e-3 (no dot) as a string
             value = float(value)
@@ -214,4 +305,16 @@ def _check(key: str, hint: Any, value: Any) -> Any:
         raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
+    if key in RANGES:
+        RANGES[key].check(key, value)
     return float(value) if hint is float else value
+
+
+def _check_layer(key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Check the numeric options of one ``model.attention`` layer (the layer checks the rest)."""
+    for name, value in spec.items():
+        if name in ATTENTION_RANGES:
+            kind, allowed = ATTENTION_RANGES[name]
+            _check(f"{key}.{name}", kind, value)
+            allowed.check(f"{key}.{name}", value)
+    return dict(spec)

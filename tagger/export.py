@@ -46,9 +46,11 @@ class Decoder(nn.Module):
 
 def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
     """Write ``model.onnx`` (or ``target``) for the model in ``run_dir``; returns its path."""
-    from tagger.atomic import atomic_write_bytes
+    from tagger.atomic import atomic_write_bytes, check_target
     from tagger.data.batching import make_batch
 
+    path = Path(target) if target else Path(run_dir) / ONNX
+    check_target(path)  # before the export's work
     tagger = Tagger.load(run_dir)
     network = tagger.network.eval()
     if network.document_level:
@@ -74,7 +76,6 @@ def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
             opset_version=17,
             dynamo=False,
         )
-    path = Path(target) if target else Path(run_dir) / ONNX
     atomic_write_bytes(path, buffer.getvalue())
     return path
 

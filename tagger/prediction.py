@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from tagger import windows
 from tagger.data.batching import Encoded, bucket_batches, document_batches, make_batch
 from tagger.data.conll import Chunk, Sentence, format_chunk, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
@@ -41,9 +42,10 @@ def _batches(
     table = _char_table(network, encoded, device) if shared else None
     lengths = [len(s) for s in sentences]
     whole_docs = docs is not None and network.document_level
-    order = (
-        document_batches(docs, batch_size) if whole_docs else bucket_batches(lengths, batch_size)
-    )
+    if whole_docs:
+        order = document_batches(docs, batch_size)
+    else:  # long sentences in smaller batches: attention memory grows with T * T
+        order = windows.cap(bucket_batches(lengths, batch_size), lengths)
     for batch_ids in order:
         batch_ids = [i for i in batch_ids if lengths[i]]  # an empty sentence gets no tags
         if batch_ids:
@@ -69,7 +71,12 @@ def decode(
     docs: Sequence[int] | None = None,
 ) -> list[list[str]]:
     """Model-scheme tags for each token list, in input order (batched by similar length).
-    ``docs``: each sentence's document id, for document-level attention."""
+    ``docs``: each sentence's document id, for document-level attention. Sentences longer
+    than ``windows.WINDOW`` tokens are decoded in overlapping windows (bounded memory)."""
+    cut = windows.split(sentences, docs)
+    if not cut.whole:  # decode the windows (none is cut again), then join them
+        tags = decode(network, vocab, cut.pieces, batch_size, cut.docs)
+        return cut.gather(tags, cut.cuts(tags))
     out: list[list[str]] = [[] for _ in sentences]
     was_training = network.training
     network.eval()
@@ -101,7 +108,17 @@ def decode_detailed(
     batch_size: int = 256,
     docs: Sequence[int] | None = None,
 ) -> list[Decoded]:
-    """Like :func:`decode`, with probabilities, token marginals and the ``k`` best paths."""
+    """Like :func:`decode`, with probabilities, token marginals and the ``k`` best paths.
+    A sentence decoded in windows gets its joined best path only, with the product of the
+    windows' path probabilities."""
+    cut = windows.split(sentences, docs)
+    if not cut.whole:  # decode the windows (none is cut again), then join them
+        found = decode_detailed(network, vocab, cut.pieces, k, batch_size, cut.docs)
+        paths = windows.join_paths(cut, [(d.tags, d.confidences, d.probability) for d in found])
+        return [
+            found[group[0]] if len(group) == 1 else Decoded(tags, prob, conf, [(tags, prob)])
+            for group, (tags, conf, prob) in zip(cut.groups, paths)
+        ]
     out = [Decoded([], 1.0, [], []) for _ in sentences]
     was_training = network.training
     network.eval()
@@ -197,7 +214,8 @@ class Tagger:
         """Tags for each token list, in the scheme of the model's training files, exactly as
         :meth:`tag_file` tags a file of these sentences. ``docs``: each sentence's document id
         (for document-level attention); without it the sentences are one document, as the
-        sentences of a file without ``-DOCSTART-`` lines are."""
+        sentences of a file without ``-DOCSTART-`` lines are. Sentences longer than
+        ``windows.WINDOW`` tokens are decoded in overlapping windows."""
         pairs = zip(sentences, _documents(sentences, docs), strict=True)
         return [tags for _, tags in self.tag_in_buffers(pairs)]
 
@@ -257,6 +275,8 @@ class Tagger:
         from tagger.model.attention import LAYERS
 
         names = {cls: name for name, cls in LAYERS.items()}
+        if len(tokens) > windows.WINDOW:  # the heat map is (T, T): bounded like decoding
+            raise TaggerError(f"explain takes at most {windows.WINDOW} tokens, got {len(tokens)}")
         batch = make_batch(self.vocab, [list(tokens)], None, self.network.max_word_length)
         batch = batch.to(network_device(self.network))
         self.network.eval()
@@ -291,8 +311,11 @@ class Tagger:
     def _results(self, sentences: list[list[str]], docs: list[int], nbest: int | None) -> list[Any]:
         if not sentences:
             return []
-        if nbest is None:
-            return [self._to_output(t) for t in self._decode(sentences, docs)]
+        if nbest is None:  # windows here too, for runtimes that replace _decode
+            cut = windows.split(sentences, docs)
+            tags = self._decode(cut.pieces, cut.docs)
+            tags = tags if cut.whole else cut.gather(tags, cut.cuts(tags))
+            return [self._to_output(t) for t in tags]
         return self._predict_buffer(sentences, docs, nbest)
 
     def _parallel(
@@ -399,9 +422,6 @@ class Tagger:
         sentence; otherwise the dataset, with a ``pred_tags`` column added, is saved there.
         Returns the number of tokens tagged.
         """
-        import shutil
-        import tempfile
-
         from tagger.data.dataset import load_hub
 
         data = load_hub(spec.removeprefix("hf:"), self.cfg.data.tag_field)
@@ -421,10 +441,10 @@ class Tagger:
             return count
         predicted = [tags for _, tags in self.tag_in_buffers(pairs)]
         tagged = data.add_column("pred_tags", predicted)
-        staging = tempfile.mkdtemp(dir=Path(target).resolve().parent, prefix=".tagger-")
-        tagged.save_to_disk(staging)
-        shutil.rmtree(target, ignore_errors=True)
-        Path(staging).rename(target)
+        from tagger.atomic import atomic_dir
+
+        with atomic_dir(target, "dataset_info.json") as staging:
+            tagged.save_to_disk(str(staging))
         return sum(map(len, predicted))
 
     def tag_in_buffers(

@@ -5,6 +5,7 @@ Seeded and repeatable on CPU: the same config gives the same weights.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tagger import checkpoint, distributed
+from tagger import checkpoint, distributed, runlock, windows
 from tagger.archive import build_network, save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config, ConfigError
@@ -96,6 +97,10 @@ def check_tagged(corpus: Corpus) -> None:
     """Raise a DataError when a training split has no tag column."""
     if not any(corpus.data["tags"]):
         raise DataError(corpus.path, None, "no tag column: training needs tagged sentences")
+    for length, line in zip(corpus.lengths, corpus.data["line"]):
+        if length > windows.WINDOW:  # its attention scores alone would take (T * T) memory
+            message = f"a sentence of {length} tokens; training takes at most {windows.WINDOW}"
+            raise DataError(corpus.path, line, f"{message} (split it; tagging takes any length)")
 
 
 def reject_misfits(corpus: Corpus) -> None:
@@ -293,14 +298,20 @@ def train(
     elif world.main:
         checkpoint.check_free(output, overwrite)
     loop, test_set = build_loop(cfg, output, progress, log, resume, world)
-    summary = loop.run()
-    if test_set is not None and world.main:
-        from tagger.archive import load_model
+    # everything is validated: only now is the run directory created, locked and written
+    with runlock.hold(output) if world.main else contextlib.nullcontext():
+        if not resume and world.main:
+            loop.replacing = checkpoint.check_free(output, overwrite)  # again, under the lock
+            if not loop.replacing:
+                checkpoint.start(output, cfg)
+        summary = loop.run()
+        if test_set is not None and world.main:
+            from tagger.archive import load_model
 
-        _, _, best, _ = load_model(output)
-        summary["test"] = evaluate_split(best, loop.vocab, test_set)
-        loop.record({"event": "test", **summary["test"]})
-        log(f"test {_describe(summary['test'])}")
+            _, _, best, _ = load_model(output)
+            summary["test"] = evaluate_split(best, loop.vocab, test_set)
+            loop.record({"event": "test", **summary["test"]})
+            log(f"test {_describe(summary['test'])}")
     world.barrier()
     return summary
 
@@ -315,7 +326,8 @@ def build_loop(
 ) -> tuple[Loop, Corpus | None]:
     """Everything :func:`train` sets up before its first epoch: the data, vocabulary, network
     and :class:`Loop` (restored from ``output``'s checkpoint with ``resume``), and the test set.
-    Records the config in ``output`` for a new run."""
+    Writes nothing: bad data or a network that cannot be built fails here, before ``output``
+    is touched."""
     world = world or distributed.World()
     torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
     seed_everything(cfg.train.seed)
@@ -342,15 +354,40 @@ def build_loop(
         f"{len(vocab.tags)} tags, {len(vocab.words)} words, {len(vocab.chars)} chars"
         + (f", {world.size} processes" if world.size > 1 else "")
     )
-    if not resume and world.main:  # only now, so that bad data leaves no run directory behind
-        checkpoint.start(output, cfg)
     seed_everything(cfg.train.seed)
-    network = build_network(cfg, vocab, dim, pretrained=matrix).to(pick_device(cfg.train.device))
+    network = checked_network(cfg, vocab, dim, matrix)
     loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log, world)
     loop.meta = {"word_dim": dim}
+    try_first_batch(loop)
     if resume and checkpoint.restore(output, loop):
         log(f"resuming after epoch {loop.epoch_done}")
     return loop, test_set
+
+
+def checked_network(cfg: Config, vocab: Vocab, dim: int, matrix: torch.Tensor) -> Any:
+    """The network for ``cfg`` on its device; a config it cannot be built from is a ConfigError."""
+    try:
+        network = build_network(cfg, vocab, dim, pretrained=matrix)
+    except (RuntimeError, ValueError, ZeroDivisionError, OverflowError, MemoryError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"model: cannot build the network from this config: {first}") from None
+    return network.to(pick_device(cfg.train.device))
+
+
+def try_first_batch(loop: Loop) -> None:
+    """Run the loss of two training sentences without gradients (no random numbers are drawn
+    in eval mode), so that a config the network cannot run fails before anything is written."""
+    network = loop.network
+    batch = loop.encoded.batch(list(range(min(2, len(loop.lengths)))))
+    network.eval()
+    try:
+        with torch.no_grad():
+            network(batch.to(network_device(network)))
+    except (RuntimeError, ValueError, IndexError, ZeroDivisionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"model: the network cannot run with this config: {first}") from None
+    finally:
+        network.train()
 
 
 def _silent(_message: str) -> None:
@@ -398,6 +435,7 @@ class Loop:
         self.meta: dict[str, Any] = {}
         self.best, self.best_epoch = -math.inf, 0
         self.epoch_done, self.finished = 0, False
+        self.replacing = False  # True: an old run is in output until this one's first epoch ends
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append to metrics.jsonl (rewritten atomically; rank 0 only)."""
@@ -409,7 +447,7 @@ class Loop:
 
     def run(self) -> dict[str, Any]:
         t = self.cfg.train
-        self.output.mkdir(parents=True, exist_ok=True)
+        self.output.mkdir(parents=True, exist_ok=True)  # train() has made it (bench callers not)
         while not self.finished and self.epoch_done < t.max_epochs:
             epoch = self.epoch_done + 1
             started = time.perf_counter()
@@ -418,6 +456,9 @@ class Loop:
             dev = self.evaluate_dev()
             value = -loss if t.with_dev else headline(dev)
             improved = value > self.best
+            if self.replacing and self.world.main:  # the old run gives way only now
+                checkpoint.start(self.output, self.cfg)
+                self.replacing = False
             if improved:
                 self.best, self.best_epoch = value, epoch
                 meta = {"epoch": epoch, "dev": dev, **self.meta}
@@ -488,7 +529,7 @@ class Loop:
         size = self.cfg.train.batch_size * self.world.size
         if self.network.document_level:  # attention across a document's sentences
             return document_batches(self.docs, size, rng)
-        return bucket_batches(self.lengths, size, rng)
+        return windows.cap(bucket_batches(self.lengths, size, rng), self.lengths)
 
     def step(self, ids: list[int]) -> float:
         batch = self.encoded.batch(ids)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import itertools
 import re
 import sys
 import zlib
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from tagger.atomic import atomic_open
+from tagger.atomic import atomic_open, check_target
 from tagger.errors import DataError, TaggerError
 
 FORMATS = ("conll", "conllu", "text")
@@ -55,6 +56,7 @@ CONLLU_FIELDS = 10
 _UPOS, _XPOS, _MISC = 3, 4, 9
 _NEWDOC = re.compile(r"#\s*newdoc(\s|=|$)")
 _BOM = b"\xef\xbb\xbf"
+MAX_LINE = 1 << 20  # bytes in one line at most: bounds the memory that one line may take
 
 
 @dataclass
@@ -138,28 +140,51 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
     Lines are split on ``\\n`` only (a lone ``\\r`` inside a line is kept), the terminator
     (``\\n`` or ``\\r\\n``) is removed, and a decoding error names its exact line. Lines are
-    read and decoded about 1 MB at a time (half the cost of decoding line by line).
+    read and decoded about 1 MB at a time (half the cost of decoding line by line); a line
+    longer than :data:`MAX_LINE` bytes is an error naming it, so memory stays bounded on any
+    input (``/dev/zero`` included).
     """
     name = str(path)
     lineno = 0
     with _open_binary(path) as stream:
         try:
-            while raws := stream.readlines(1 << 20):
-                for text in _decode_block(name, lineno, raws):
+            for block in _blocks(stream, name):
+                for text in _decode_block(name, lineno, block):
                     lineno += 1
                     yield lineno, text
         except (OSError, EOFError, zlib.error) as err:
             raise DataError(name, lineno + 1, f"cannot read the file: {err}") from None
 
 
-def _decode_block(name: str, before: int, raws: list[bytes]) -> list[str]:
+def _blocks(stream: BinaryIO, name: str) -> Iterator[bytes]:
+    """Whole lines of ``stream`` (the file's last one may lack its ``\\n``), about 1 MB at a
+    time; reads what is available (``read1``), so that lines from a pipe come as they arrive."""
+    read = getattr(stream, "read1", stream.read)
+    rest, before = b"", 0
+    while data := read(1 << 20):
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        if len(rest) > MAX_LINE:
+            line = before + data.count(b"\n", 0, cut) + 1
+            raise DataError(name, line, f"line longer than {MAX_LINE} bytes")
+        if cut:
+            before += data.count(b"\n", 0, cut)
+            yield data[:cut]
+    if rest:
+        yield rest
+
+
+def _decode_block(name: str, before: int, block: bytes) -> list[str]:
     """Decode whole lines that follow line ``before``, as :func:`_decode` does one by one."""
-    block = b"".join(raws)
     if before == 0 and block.startswith(_BOM):
         block = block[len(_BOM) :]
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:  # find the line, and say where in it
+        raws = block.split(b"\n")
+        if not raws[-1]:
+            raws.pop()
         return [_decode(name, before + i, raw) for i, raw in enumerate(raws, 1)]
     lines = text.replace("\r\n", "\n").split("\n")
     if text.endswith("\n"):
@@ -607,17 +632,14 @@ def _write_stream(binary: BinaryIO, lines: Iterable[str], gz_name: str | None) -
 def write_lines_atomic(path: str | Path, lines: Iterable[str]) -> None:
     """Write ``lines`` to ``path``, each followed by ``\\n``, all or nothing.
 
-    ``"-"`` writes to stdout. Otherwise the lines go to a temporary file in the same folder,
-    which is synced and then renamed over ``path``; if anything fails (including the iterable
-    raising midway) the temporary file is removed and the error re-raised, so no partial output
-    exists and an existing ``path`` is left untouched. A name ending in ``.gz`` is gzipped.
+    ``"-"`` writes to stdout; a name ending in ``.gz`` is gzipped. The path is checked first,
+    and the output is opened only once the first line is ready (so input that fails early
+    leaves nothing behind); see :func:`tagger.atomic.atomic_open` for how it is written.
     """
     name = str(path)
-    if name == "-":
-        sys.stdout.flush()  # text printed before must come first
-        _write_stream(sys.stdout.buffer, lines, None)
-        sys.stdout.buffer.flush()
-        return
-    gz_name = Path(name).name[: -len(".gz")] if name.endswith(".gz") else None
+    check_target(name)
+    pending = iter(lines)
+    first = list(itertools.islice(pending, 1))
+    gz_name = Path(name).name[: -len(".gz")] if name.endswith(".gz") and name != "-" else None
     with atomic_open(name) as handle:
-        _write_stream(handle, lines, gz_name)
+        _write_stream(handle, itertools.chain(first, pending), gz_name)

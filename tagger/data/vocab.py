@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from tagger.data.schemes import SCHEMES
+
 PAD, UNK = "<pad>", "<unk>"
+MAX_ENTRIES = 50_000_000  # words, characters or tags in a vocab.json: beyond any real model
 
 # Casing classes (Reimers & Gurevych 2017): lowercased word vectors lose case, this gives it back.
 CASINGS = ("pad", "other", "numeric", "mainly_numeric", "lower", "upper", "title", "has_digit")
@@ -94,8 +97,18 @@ class Vocab:
     def from_dict(cls, raw: dict[str, Any]) -> Vocab:
         """Inverse of :meth:`to_dict`; raises ValueError naming a missing or malformed key."""
         for key in ("words", "chars", "tags"):
-            if not isinstance(raw.get(key), list):
-                raise ValueError(f"vocab key {key!r} missing or not a list")
+            items = raw.get(key)
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError(f"vocab key {key!r} missing or not a list of strings")
+            if len(items) > MAX_ENTRIES or len(set(items)) != len(items):
+                raise ValueError(f"vocab key {key!r}: duplicate entries or more than {MAX_ENTRIES}")
+        if not raw["tags"] or len(raw["words"]) < 2 or len(raw["chars"]) < 2:
+            raise ValueError("vocab: no tags, or no <pad> and <unk> entries")
+        for key in ("scheme", "model_scheme"):
+            if key in raw and raw[key] not in SCHEMES:
+                raise ValueError(f"vocab key {key!r}: unknown scheme {raw[key]!r}")
+        if not isinstance(raw.get("lowercase", True), bool):
+            raise ValueError("vocab key 'lowercase': expected true or false")
         keys = ("words", "chars", "tags", "scheme", "model_scheme", "lowercase")
         return cls(**{k: raw[k] for k in keys if k in raw})
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import torch
 
+from tagger.archive import build_network
 from tagger.config import load_config
 from tagger.prediction import Tagger
 from tagger.runtime import pick_device
-from tagger.training import Loop, build_network, load_split, prepare_vocab, resolve_schemes
+from tagger.training import Loop, load_split, prepare_vocab, resolve_schemes
 
 
 def sync() -> None:

@@ -575,10 +575,9 @@ def tagger_config(spec: dict[str, Any], work: str) -> Any:
 
 
 def worker_tagger_train(spec: dict[str, Any]) -> dict[str, Any]:
-    from tagger.archive import save_model
+    from tagger.archive import build_network, save_model
     from tagger.training import (
         Loop,
-        build_network,
         load_split,
         prepare_vocab,
         resolve_schemes,

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tagger import checkpoint, distributed, runlock, windows
-from tagger.archive import build_network, save_model
+from tagger import checkpoint, distributed, preflight, runlock, windows
+from tagger.archive import save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config, ConfigError
 from tagger.data.batching import Encoded, bucket_batches, document_batches
@@ -38,7 +38,7 @@ from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
 from tagger.errors import DataError, TaggerError
 from tagger.prediction import decode
-from tagger.runtime import autocast, network_device, pick_device
+from tagger.runtime import autocast, network_device
 from tagger.scoring import score
 
 METRICS = "metrics.jsonl"
@@ -355,39 +355,15 @@ def build_loop(
         + (f", {world.size} processes" if world.size > 1 else "")
     )
     seed_everything(cfg.train.seed)
-    network = checked_network(cfg, vocab, dim, matrix)
+    network = preflight.checked_network(cfg, vocab, dim, matrix)
+    first = train_set.data.select(range(min(2, len(train_set.data))))
+    tags = to_model_tags(first["tags"], scheme, model_scheme)
+    preflight.try_step(cfg, vocab, network, first["tokens"], tags, first["doc"])
     loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log, world)
     loop.meta = {"word_dim": dim}
-    try_first_batch(loop)
     if resume and checkpoint.restore(output, loop):
         log(f"resuming after epoch {loop.epoch_done}")
     return loop, test_set
-
-
-def checked_network(cfg: Config, vocab: Vocab, dim: int, matrix: torch.Tensor) -> Any:
-    """The network for ``cfg`` on its device; a config it cannot be built from is a ConfigError."""
-    try:
-        network = build_network(cfg, vocab, dim, pretrained=matrix)
-    except (RuntimeError, ValueError, ZeroDivisionError, OverflowError, MemoryError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"model: cannot build the network from this config: {first}") from None
-    return network.to(pick_device(cfg.train.device))
-
-
-def try_first_batch(loop: Loop) -> None:
-    """Run the loss of two training sentences without gradients (no random numbers are drawn
-    in eval mode), so that a config the network cannot run fails before anything is written."""
-    network = loop.network
-    batch = loop.encoded.batch(list(range(min(2, len(loop.lengths)))))
-    network.eval()
-    try:
-        with torch.no_grad():
-            network(batch.to(network_device(network)))
-    except (RuntimeError, ValueError, IndexError, ZeroDivisionError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"model: the network cannot run with this config: {first}") from None
-    finally:
-        network.train()
 
 
 def _silent(_message: str) -> None:

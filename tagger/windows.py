@@ -64,10 +64,13 @@ class Split:
 def split(
     sentences: Sequence[Sequence[str]],
     docs: Sequence[int] | None = None,
-    window: int = WINDOW,
-    overlap: int = OVERLAP,
+    window: int | None = None,
+    overlap: int | None = None,
 ) -> Split:
-    """Cut each sentence longer than ``window`` tokens into overlapping windows."""
+    """Cut each sentence longer than ``window`` tokens (default :data:`WINDOW`) into windows
+    that share ``overlap`` tokens (default :data:`OVERLAP`)."""
+    window = WINDOW if window is None else window
+    overlap = OVERLAP if overlap is None else overlap
     pieces: list[Sequence[str]] = []
     piece_docs: list[int] | None = None if docs is None else []
     spans: list[tuple[int, int]] = []

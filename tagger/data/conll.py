@@ -161,13 +161,13 @@ def _blocks(stream: BinaryIO, name: str) -> Iterator[bytes]:
     time; reads what is available (``read1``), so that lines from a pipe come as they arrive."""
     read = getattr(stream, "read1", stream.read)
     rest, before = b"", 0
-    while data := read(1 << 20):
+    while data := read(MAX_LINE):  # a line longer than one read starts in ``rest``
+        first = data.find(b"\n")
+        if len(rest) + (first if first >= 0 else len(data)) > MAX_LINE:
+            raise DataError(name, before + 1, f"line longer than {MAX_LINE} bytes")
         data = rest + data
         cut = data.rfind(b"\n") + 1
         rest = data[cut:]
-        if len(rest) > MAX_LINE:
-            line = before + data.count(b"\n", 0, cut) + 1
-            raise DataError(name, line, f"line longer than {MAX_LINE} bytes")
         if cut:
             before += data.count(b"\n", 0, cut)
             yield data[:cut]

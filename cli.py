@@ -277,7 +277,8 @@ def predict(
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
         part = None if shard is None else parse_shard(shard)
-        check_target(output)  # before any work: a directory, or a file where a folder is needed
+        if not input.startswith("hf:"):  # a dataset's output folder is checked by tag_dataset
+            check_target(output)  # before any work: a directory, or a file where a folder is needed
         if runtime is Runtime.onnx:
             from tagger.export import OnnxTagger
 

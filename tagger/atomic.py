@@ -77,6 +77,8 @@ def resolve(path: str | Path) -> tuple[Path, bool]:
     Raises :class:`OutputError` for a directory (a file is needed) or an unusable folder.
     """
     name = str(path)
+    if not name.strip():
+        raise OutputError("the output path is empty")
     try:
         info = os.stat(name)  # follows symlinks
     except FileNotFoundError:
@@ -185,13 +187,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         handle.write(data)
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | Path, marker: str) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it replaces the folder ``path``.
-
-    An existing ``path`` is replaced only when it is empty or holds ``marker`` (it was written
-    by the same kind of writer), so a folder of the user's is never deleted.
-    """
+def check_dir_target(path: str | Path, marker: str) -> Path:
+    """The real path of a folder that :func:`atomic_dir` may replace, or OutputError."""
     name = str(path)
     real = Path(os.path.realpath(name))
     if real.exists():
@@ -200,6 +197,18 @@ def atomic_dir(path: str | Path, marker: str) -> Iterator[Path]:
         if any(real.iterdir()) and not (real / marker).exists():
             raise OutputError(f"{name}: a directory that this command did not write; not replaced")
     _check_folder(name, real.parent)
+    return real
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, marker: str) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it replaces the folder ``path``.
+
+    An existing ``path`` is replaced only when it is empty or holds ``marker`` (it was written
+    by the same kind of writer), so a folder of the user's is never deleted.
+    """
+    name = str(path)
+    real = check_dir_target(name, marker)
     staging = temp_path(real)
     try:
         with _errors(name, every=True):

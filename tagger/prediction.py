@@ -422,14 +422,20 @@ class Tagger:
         sentence; otherwise the dataset, with a ``pred_tags`` column added, is saved there.
         Returns the number of tokens tagged.
         """
+        from tagger.atomic import atomic_dir, check_dir_target, check_target
         from tagger.data.dataset import load_hub
 
+        as_lines = target == "-" or target.endswith(".jsonl")
+        if as_lines:
+            check_target(target)
+        else:
+            check_dir_target(target, DATASET_MARK)
         data = load_hub(spec.removeprefix("hf:"), self.cfg.data.tag_field)
         if shard is not None:
             data = data.shard(num_shards=shard[1], index=shard[0] - 1, contiguous=True)
         pairs = ((row["tokens"], row["doc"]) for row in data)  # read lazily from Arrow
         count = 0
-        if target == "-" or target.endswith(".jsonl"):
+        if as_lines:
 
             def dump() -> Iterator[str]:
                 nonlocal count
@@ -441,9 +447,7 @@ class Tagger:
             return count
         predicted = [tags for _, tags in self.tag_in_buffers(pairs)]
         tagged = data.add_column("pred_tags", predicted)
-        from tagger.atomic import atomic_dir
-
-        with atomic_dir(target, "dataset_info.json") as staging:
+        with atomic_dir(target, DATASET_MARK) as staging:
             tagged.save_to_disk(str(staging))
         return sum(map(len, predicted))
 
@@ -481,6 +485,9 @@ class Tagger:
 def _documents(sentences: Sequence[Any], docs: Sequence[int] | None) -> Sequence[int]:
     """Each sentence's document id: ``docs``, or one document for all."""
     return [0] * len(sentences) if docs is None else docs
+
+
+DATASET_MARK = "dataset_info.json"  # a folder holding it was saved by datasets: replaceable
 
 
 def _plain_file_size(source: str) -> int | None:

@@ -245,3 +245,29 @@ def test_sigterm_during_train_keeps_a_resumable_checkpoint(tmp_path, wnut40):
     from tagger.checkpoint import read_config
 
     assert read_config(run).train.max_epochs == 200  # the run's config is there to resume
+
+
+def test_dataset_output_never_replaces_a_folder_it_did_not_write(run_dir, tmp_path):
+    import datasets
+
+    rows = {"tokens": [["I", "love", "Paris"], ["Hi"]], "tags": [["O", "O", "O"], ["O"]]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "ds"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = invoke("predict", run_dir, f"hf:{tmp_path / 'ds'}", "--output", mine)
+    one_error_line(result, str(mine), "not replaced")
+    assert (mine / "notes.txt").read_text() == "keep me"
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "real")
+    for _ in range(2):  # written through the link, then replaced as a dataset it wrote
+        result = invoke("predict", run_dir, f"hf:{tmp_path / 'ds'}", "--output", link)
+        assert result.exit_code == 0, result.output
+        assert link.is_symlink()
+        assert datasets.load_from_disk(str(link))["pred_tags"][1] != []
+    assert temps(tmp_path) == []
+
+
+def test_empty_output_path_is_one_error_line(run_dir, tmp_path):
+    result = invoke("predict", run_dir, source(tmp_path), "--output", "")
+    one_error_line(result, "output path is empty")

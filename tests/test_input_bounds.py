@@ -72,7 +72,7 @@ def test_predict_dev_zero_is_one_error_line(run_dir, tmp_path):
 def test_a_20000_token_sentence_is_tagged_in_bounded_memory(run_dir):
     """Whole-sentence attention would need 2 heads x 20,000^2 x 4 bytes = 3.2 GB for its scores
     alone (and as much again for their softmax); the child may use 3 GB of address space in
-    all, torch included (1.7 GB at its peak here)."""
+    all, torch included."""
     code = (
         "import sys, torch\n"
         "torch.set_num_threads(1)\n"

@@ -76,7 +76,7 @@ def _decode_head(name: str, raws: list[bytes], cut: bool) -> list[tuple[int, str
     """Numbered lines of ``raws`` decoded as the reader does; a line cut at the size limit is
     kept as far as it was read (decoded leniently: the reader checks it later, whole)."""
     whole = raws[:-1] if cut else raws
-    lines = decode_block(name, 0, whole) if whole else []
+    lines = decode_block(name, 0, b"".join(whole)) if whole else []
     if cut:
         last = raws[-1] if whole else raws[-1].removeprefix(b"\xef\xbb\xbf")  # BOM on line 1
         lines.append(last.decode("utf-8", errors="ignore"))

@@ -262,6 +262,15 @@ def predict(
             "--array=1-8); the N outputs concatenated are the whole output.",
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Tag on a Ray cluster ('auto', or 'local': start one here with 2 CPUs) with "
+            "--workers model replicas; needs pip install 'tagger[ray]'.",
+        ),
+    ] = None,
 ) -> None:
     """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
 
@@ -279,6 +288,15 @@ def predict(
         part = None if shard is None else parse_shard(shard)
         if not input.startswith("hf:"):  # a dataset's output folder is checked by tag_dataset
             check_target(output)  # before any work: a directory, or a file where a folder is needed
+        if ray is not None:
+            from tagger.ray_tagging import tag_with_ray
+
+            if part is not None or runtime is not Runtime.torch or input.startswith("hf:"):
+                raise TaggerError("--ray tags a file with the torch runtime: no --shard, onnx, hf:")
+            fmt = input_format.value if input_format else None
+            columns = (token_column, tag_column)
+            options = {"nbest": nbest, "columns": columns, "write": write.value}
+            return tag_with_ray(run_dir, input, output, ray, fmt, format.value, workers, **options)
         if runtime is Runtime.onnx:
             from tagger.export import OnnxTagger
 

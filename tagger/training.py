@@ -23,7 +23,7 @@ from tagger import checkpoint, distributed, preflight, runlock, windows
 from tagger.archive import save_model
 from tagger.atomic import atomic_write_bytes
 from tagger.config import Config, ConfigError
-from tagger.data.batching import Encoded, bucket_batches, document_batches
+from tagger.data.batching import bucket_batches, document_batches
 from tagger.data.dataset import load_corpus
 from tagger.data.schemes import (
     TagError,
@@ -34,6 +34,13 @@ from tagger.data.schemes import (
     normalize_scheme,
 )
 from tagger.data.sniff import training_format
+from tagger.data.streaming import (
+    ColumnView,
+    StreamingEncoded,
+    document_ids,
+    iter_column,
+    sentence_lengths,
+)
 from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
 from tagger.errors import DataError, TaggerError
@@ -57,7 +64,7 @@ class Corpus:
 
     @property
     def lengths(self) -> list[int]:
-        return [len(t) for t in self.data["tokens"]]
+        return sentence_lengths(self.data)
 
 
 def load_split(cfg: Config, path: str | None) -> Corpus | None:
@@ -82,7 +89,7 @@ def hold_out(train: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
 def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
     """The training files' scheme (given or detected) and the scheme the model learns in."""
     check_tagged(train)
-    tags = train.data["tags"]
+    tags = iter_column(train.data, "tags")
     if cfg.data.scheme:
         scheme = normalize_scheme(cfg.data.scheme)
     else:
@@ -95,7 +102,7 @@ def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
 
 def check_tagged(corpus: Corpus) -> None:
     """Raise a DataError when a training split has no tag column."""
-    if not any(corpus.data["tags"]):
+    if not any(iter_column(corpus.data, "tags")):
         raise DataError(corpus.path, None, "no tag column: training needs tagged sentences")
     for length, line in zip(corpus.lengths, corpus.data["line"]):
         if length > windows.WINDOW:  # its attention scores alone would take (T * T) memory
@@ -106,21 +113,23 @@ def check_tagged(corpus: Corpus) -> None:
 def reject_misfits(corpus: Corpus) -> None:
     """Raise a DataError at the first tag that is neither O nor PREFIX-TYPE in a corpus of
     entity tags (one stray ``B-`` must not turn a NER corpus into a plain tag set)."""
-    bad = find_misfit(corpus.data["tags"])
+    bad = find_misfit(iter_column(corpus.data, "tags"))
     if bad is not None:
         index, position, tag = bad
         message = (
             f"tag {tag!r} does not fit the entity tags of this file: expected O or "
             "B-, I-, E-, S-, L-, U- and a type (data.scheme=none reads every tag as a plain tag)"
         )
-        raise DataError(corpus.path, corpus.data["line"][index] + position, message)
+        raise DataError(corpus.path, ColumnView(corpus.data, "line")[index] + position, message)
 
 
 def check_split(corpus: Corpus, scheme: str) -> None:
     """Raise a DataError (file and line) at the first sentence not valid in ``scheme``."""
     if scheme == "none":
         return
-    for sentence_tags, line in zip(corpus.data["tags"], corpus.data["line"]):
+    for sentence_tags, line in zip(
+        iter_column(corpus.data, "tags"), iter_column(corpus.data, "line")
+    ):
         try:
             check_tags(sentence_tags, scheme)
         except TagError as exc:
@@ -136,7 +145,7 @@ def merge_dev(train: Corpus, dev: Corpus | None, scheme: str) -> Corpus:
         raise TaggerError("train.with_dev: needs a dev set (data.dev or data.dev_fraction)")
     check_tagged(dev)
     check_split(dev, scheme)
-    offset = max(train.data["doc"], default=-1) + 1
+    offset = int(document_ids(train.data).max(initial=-1)) + 1
     shifted = dev.data.map(lambda row: {"doc": row["doc"] + offset})
     return Corpus(train.path, datasets.concatenate_datasets([train.data, shifted]))
 
@@ -145,6 +154,13 @@ def to_model_tags(tags: list[list[str]], scheme: str, model_scheme: str) -> list
     if scheme == model_scheme:
         return tags
     return [convert(t, scheme, model_scheme) for t in tags]
+
+
+def tag_converter(scheme: str, model_scheme: str) -> Callable[[list[str]], list[str]]:
+    """One sentence's file tags -> model tags."""
+    if scheme == model_scheme:
+        return list
+    return lambda tags: convert(tags, scheme, model_scheme)
 
 
 def prepare_vocab(
@@ -157,13 +173,15 @@ def prepare_vocab(
     words keep their vectors instead of becoming <unk>.
     """
     emb = cfg.embeddings
-    model_tags = to_model_tags(train.data["tags"], scheme, model_scheme)
-    pairs = zip(train.data["tokens"], model_tags)
+    model_tags = map(tag_converter(scheme, model_scheme), iter_column(train.data, "tags"))
+    pairs = zip(iter_column(train.data, "tokens"), model_tags)  # one pass, a slice at a time
     vocab = build_vocab(pairs, lowercase=emb.lowercase, scheme=scheme, model_scheme=model_scheme)
     vectors = None
     if emb.pretrained:
         key = vocab.word_key
-        wanted = set(vocab.words) | {key(t) for c in others for s in c.data["tokens"] for t in s}
+        wanted = set(vocab.words) | {
+            key(t) for c in others for s in iter_column(c.data, "tokens") for t in s
+        }
         vectors = load_vectors(
             emb.pretrained, lambda w, rank: rank < emb.max_vectors or w in wanted, emb.lowercase
         )
@@ -402,11 +420,11 @@ class Loop:
         self.scheduler = make_scheduler(cfg, self.optimizer)
         self.averaged = make_average(cfg, network)
         self.rng = random.Random(t.seed)
-        self.lengths = train_set.lengths
-        tokens, tags = train_set.data["tokens"], train_set.data["tags"]
-        model_tags = to_model_tags(tags, vocab.scheme, vocab.model_scheme)
-        self.docs = train_set.data["doc"]
-        self.encoded = Encoded(vocab, tokens, model_tags, cfg.model.max_word_length, self.docs)
+        self.lengths = train_set.lengths  # the per-sentence index; batches read Arrow rows
+        self.docs = document_ids(train_set.data)
+        convert = tag_converter(vocab.scheme, vocab.model_scheme)
+        width = cfg.model.max_word_length
+        self.encoded = StreamingEncoded(vocab, train_set.data, convert, width)
         self.metrics: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
         self.best, self.best_epoch = -math.inf, 0

@@ -145,10 +145,14 @@ def connect(address: str) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if address == "local":
-        ray.init(num_cpus=2, include_dashboard=False, **quiet)
-    else:
-        ray.init(address=address, **quiet)
+    try:
+        if address == "local":
+            ray.init(num_cpus=2, include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except Exception as exc:  # Ray raises bare Exceptions (e.g. a start-up timeout)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TaggerError(f"--ray {address}: Ray did not start or connect: {reason}") from None
     return True
 
 

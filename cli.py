@@ -44,6 +44,13 @@ class WriteMode(str, Enum):
 class OutputFormat(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
+    standoff = "standoff"
+
+
+class Split(str, Enum):
+    sentences = "sentences"
+    lines = "lines"
+    pretokenized = "pretokenized"
 
 
 class Runtime(str, Enum):
@@ -231,7 +238,14 @@ def predict(
         typer.Argument(help="CoNLL, CoNLL-U or text file ('-': stdin), or hf:DATASET[:SPLIT]."),
     ],
     output: Annotated[str, typer.Option("--output", "-o", help="Output file; '-' stdout.")] = "-",
-    format: Annotated[OutputFormat, typer.Option(help="Output format.")] = OutputFormat.conll,
+    format: Annotated[
+        OutputFormat,
+        typer.Option(
+            help="Output format. Text input: jsonl (a record per document or line: text, "
+            "sentences, tokens and spans with character offsets), standoff (a TAB-separated line "
+            "per entity: id start end type text confidence) or conll (token TAB tag)."
+        ),
+    ] = OutputFormat.conll,
     input_format: Annotated[
         InputFormat | None,
         typer.Option(help="Input format; detected from the content (README: how it is decided)."),
@@ -251,6 +265,14 @@ def predict(
         int, typer.Option(help="With --format jsonl: the N best paths per sentence.")
     ] = 1,
     workers: Annotated[int, typer.Option(help="Tag in N processes (order kept).")] = 1,
+    split: Annotated[
+        Split,
+        typer.Option(
+            help="Text input: 'sentences' = running text, the sentence splitter finds sentences; "
+            "'lines' = one sentence per line; 'pretokenized' = one sentence per line, tokens "
+            "separated by spaces. Blank lines separate documents in all three."
+        ),
+    ] = Split.sentences,
     runtime: Annotated[
         Runtime, typer.Option(help="torch, or onnx (after 'tagger export'; tags only).")
     ] = Runtime.torch,
@@ -308,8 +330,8 @@ def predict(
         fmt = input_format.value if input_format else None
         columns = (token_column, tag_column)
         show = sys.stderr.isatty() and output != "-"
-        options = {"nbest": nbest, "workers": workers, "progress": show, "write": write.value}
-        options["shard"] = part
+        options = {"nbest": nbest, "workers": workers, "progress": show, "shard": part}
+        options |= {"write": write.value, "split": split.value}
         return tagger.tag_file(input, output, fmt, format.value, *columns, **options)
 
     guarded(call)

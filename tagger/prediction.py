@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 
@@ -16,8 +16,17 @@ from tagger.data.batching import Encoded, bucket_batches, document_batches, make
 from tagger.data.conll import Chunk, Sentence, format_chunk, iter_chunks, write_lines_atomic
 from tagger.data.schemes import convert, get_spans
 from tagger.data.sniff import KnownTags, format_of, open_input, require_gold
+from tagger.data.text import input_kind, iter_text_chunks, split_text
 from tagger.data.vocab import Vocab
 from tagger.errors import DataError, TaggerError
+from tagger.records import (
+    OUTPUT_FORMATS,
+    Span,
+    TaggedSentence,
+    TaggedText,
+    tagged_text,
+    text_lines,
+)
 from tagger.runtime import network_device, pick_device
 
 
@@ -141,41 +150,13 @@ def decode_detailed(
     return out
 
 
-@dataclass
-class Span:
-    """An entity: its type, token offsets [start, end), text, and confidence (the smallest
-    marginal probability of its tokens' tags)."""
-
-    type: str
-    start: int
-    end: int
-    text: str
-    confidence: float = 1.0
-
-
-@dataclass
-class TaggedSentence:
-    """A tagged sentence: tokens, tags (in the training files' scheme), entity spans, each
-    token's marginal probability, the best path's probability and the n-best alternatives."""
-
-    tokens: list[str]
-    tags: list[str]
-    spans: list[Span] = field(default_factory=list)
-    confidences: list[float] = field(default_factory=list)
-    probability: float = 1.0
-    alternatives: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in vars(self).items() if k != "spans"}
-        out["spans"] = [vars(s) for s in self.spans]
-        return out
-
-
 class Tagger:
     """A trained model ready to tag.
 
     >>> tagger = Tagger.load("runs/demo")  # doctest: +SKIP
-    >>> tagger.predict(["EU rejects German call"])[0].tags  # doctest: +SKIP
+    >>> tagger.predict("EU rejects German call.").spans[0].text  # doctest: +SKIP
+    'EU'
+    >>> tagger.predict([["EU", "rejects", "German", "call"]])[0].tags  # doctest: +SKIP
     ['B-ORG', 'O', 'B-MISC', 'O']
     """
 
@@ -225,20 +206,45 @@ class Tagger:
         """Model-scheme tags of one buffer (the ONNX runtime tagger replaces this)."""
         return decode(self.network, self.vocab, sentences, self.batch_size, docs)
 
+    @overload
+    def predict(self, texts: str, **options: Any) -> TaggedText: ...
+
+    @overload
+    def predict(self, texts: Sequence[str], **options: Any) -> list[TaggedText]: ...
+
+    @overload
+    def predict(self, texts: Sequence[Sequence[str]], **options: Any) -> list[TaggedSentence]: ...
+
     def predict(
         self,
-        texts: Sequence[str] | Sequence[Sequence[str]],
-        tokenized: bool = False,
+        texts: str | Sequence[str] | Sequence[Sequence[str]],
+        tokenized: bool | None = None,
         nbest: int = 1,
         docs: Sequence[int] | None = None,
-    ) -> list[TaggedSentence]:
-        """Tag strings (split on whitespace) or, with ``tokenized``, token lists.
+        split: str = "sentences",
+    ) -> TaggedText | list[TaggedText] | list[TaggedSentence]:
+        """Tag one text, a list of texts, or a list of token lists.
 
-        Each result has tags, spans with confidences, token marginals, the probability of the
-        best path and, with ``nbest`` > 1, the best ``nbest`` paths with their probabilities.
-        ``docs``: each text's document id, as for :meth:`tag`.
+        A string is tokenised and cut into sentences (``split``: ``sentences`` for running
+        text, ``wrapped`` for running text with wrapped lines, ``lines`` for one sentence per
+        line, ``pretokenized`` for one sentence per line of space-separated tokens) and gives a
+        :class:`TaggedText` whose tokens and spans carry character offsets into it; token lists
+        are tagged as they are and give :class:`TaggedSentence` objects. Anything else is a
+        ``TypeError`` (so are strings with ``tokenized=True``). Each sentence has tags, spans
+        with confidences, token marginals, the best path's probability and, with ``nbest`` > 1,
+        the ``nbest`` best paths. ``docs``: each text's (or token list's) document id, as for
+        :meth:`tag` (default: each text its own document; token lists one document).
         """
-        sentences = [list(t) if tokenized else str(t).split() for t in texts]
+        kind, items = input_kind(texts, tokenized)
+        if kind == "tokens":
+            return self._predict_tokens([list(t) for t in items], nbest, docs)
+        found = self._predict_texts(items, nbest, docs, split)
+        return found[0] if kind == "text" else found
+
+    def _predict_tokens(
+        self, sentences: list[list[str]], nbest: int, docs: Sequence[int] | None
+    ) -> list[TaggedSentence]:
+        """Token lists tagged in :meth:`tag_file`'s buffers."""
         chunks = (
             Chunk([], Sentence(tokens, None, doc, 0), [])
             for tokens, doc in zip(sentences, _documents(sentences, docs), strict=True)
@@ -251,6 +257,19 @@ class Tagger:
         """:meth:`predict` of one buffer."""
         found = decode_detailed(self.network, self.vocab, sentences, nbest, self.batch_size, docs)
         return [self._tagged(s, d, nbest > 1) for s, d in zip(sentences, found)]
+
+    def _predict_texts(
+        self, texts: list[str], nbest: int, docs: Sequence[int] | None, split: str
+    ) -> list[TaggedText]:
+        """Split each text into sentences, tag them all in one go, put them back per text."""
+        pieces = [split_text(text, split) for text in texts]
+        doc_ids = range(len(texts)) if docs is None else docs
+        flat = [[t.text for t in s] for sentences in pieces for s in sentences]
+        ids = [doc for doc, sentences in zip(doc_ids, pieces) for _ in sentences]
+        tagged = iter(self._predict_tokens(flat, nbest, ids))
+        return [
+            tagged_text(t, [(s, next(tagged)) for s in found]) for t, found in zip(texts, pieces)
+        ]
 
     def _tagged(self, tokens: list[str], found: Decoded, alternatives: bool) -> TaggedSentence:
         tags = self._to_output(found.tags)
@@ -353,6 +372,7 @@ class Tagger:
         progress: bool = False,
         write: str = "auto",
         shard: tuple[int, int] | None = None,
+        split: str = "sentences",
     ) -> int:
         """Tag a CoNLL, CoNLL-U or text file (``-``: stdin) into ``target`` (``-``: stdout).
 
@@ -361,8 +381,12 @@ class Tagger:
         added (``write``: ``auto``, ``replace``, ``append``, ``gold-pred``; see
         ``sniff.choose_write``); JSONL output has one object per sentence (see :meth:`predict`).
         ``shard=(I, N)`` tags only the I-th (1-based) of N parts (:mod:`tagger.data.sharding`).
-        Returns the number of tokens tagged.
+        Text (cut into sentences as ``split`` says, see :meth:`predict`) gives one JSONL record
+        per document or line, standoff lines (one per entity) or CoNLL lines. Returns the number
+        of tokens tagged.
         """
+        if output_format not in OUTPUT_FORMATS:
+            raise TaggerError(f"unknown output format {output_format!r}")
         data = self.cfg.data
         token_column = data.token_column if token_column is None else token_column
         if tag_column is not None and write == "auto":
@@ -372,6 +396,11 @@ class Tagger:
             source, input_format, self.known_tags(), tag_column, data.tag_field, write
         )
         fmt, write = found.fmt, found.write
+        if fmt == "text":
+            options = (output_format, nbest, workers, progress, split, shard)
+            return self._tag_text(source, target, found.lines, *options)
+        if output_format == "standoff":
+            raise TaggerError("--format standoff needs text input (--input-format text)")
         chunks = iter_chunks(source, fmt, token_column, tag_column, data.tag_field, found.lines)
         if write == "gold-pred":
             chunks = require_gold(source, chunks)
@@ -409,6 +438,47 @@ class Tagger:
                 raise DataError(source, None, "no sentences found")
 
         write_lines_atomic(target, lines())
+        return count[0]
+
+    def _tag_text(
+        self,
+        source: str,
+        target: str,
+        lines: Iterable[tuple[int, str]],
+        output_format: str,
+        nbest: int,
+        workers: int,
+        progress: bool,
+        split: str,
+        shard: tuple[int, int] | None,
+    ) -> int:
+        """:meth:`tag_file` for raw text: chunks of sentences with offsets, records out. A
+        shard holds whole documents, so that no record is cut."""
+        from tagger.progress import Progress
+
+        chunks: Iterable[Any] = iter_text_chunks(source, split, lines)
+        if shard is not None:
+            from tagger.data.sharding import shard_chunks
+
+            again = iter_text_chunks(source, split)
+            chunks = shard_chunks(again, chunks, shard, True, source)
+        buffer = 8192 if workers == 1 else 256  # smaller shards keep every worker busy
+        detailed = None if output_format == "conll" else nbest
+        count = [0]
+
+        def watched() -> Iterator[tuple[Any, Any]]:
+            size = _plain_file_size(source)
+            bar = Progress(f"tagging {source}", size, enabled=progress, in_bytes=size is not None)
+            with bar:
+                for chunk, result in self.tag_chunks(chunks, buffer, detailed, workers):
+                    count[0] += len(chunk.tokens)
+                    if progress and chunk.row == 0:  # a record's first sentence: its characters
+                        bar.advance(len(chunk.record.text) + 1 if size else 1, tokens=count[0])
+                    yield chunk, result
+            if not count[0] and shard is None:  # a part may be empty; its input is not
+                raise DataError(source, None, "no text found")
+
+        write_lines_atomic(target, text_lines(watched(), output_format))
         return count[0]
 
     def tag_dataset(self, spec: str, target: str, shard: tuple[int, int] | None = None) -> int:

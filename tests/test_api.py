@@ -25,7 +25,7 @@ def run_dir(tmp_path_factory, wnut40):
 def test_predict_strings_and_tokens(run_dir):
     tagger = Tagger.load(run_dir)
     texts = ["Empire State Building is in New York", "I love Justin Bieber"]
-    by_text = tagger.predict(texts)
+    by_text = [t.sentences[0] for t in tagger.predict(texts)]  # one sentence per text
     by_tokens = tagger.predict([t.split() for t in texts], tokenized=True)
     assert [s.tags for s in by_text] == [s.tags for s in by_tokens]
     for sentence in by_text:
@@ -39,12 +39,12 @@ def test_predict_strings_and_tokens(run_dir):
             assert span.confidence == pytest.approx(
                 min(sentence.confidences[span.start : span.end])
             )
-    assert tagger.predict(texts)[0].tags == tagger.tag([texts[0].split()])[0]
+    assert tagger.predict(texts)[0].sentences[0].tags == tagger.tag([texts[0].split()])[0]
 
 
 def test_nbest_paths_are_distinct_and_ranked(run_dir):
     tagger = Tagger.load(run_dir)
-    (sentence,) = tagger.predict(["I love Justin Bieber and New York"], nbest=5)
+    (sentence,) = tagger.predict("I love Justin Bieber and New York", nbest=5).sentences
     options = sentence.alternatives
     assert len(options) == 5
     assert options[0]["tags"] == sentence.tags
@@ -53,7 +53,7 @@ def test_nbest_paths_are_distinct_and_ranked(run_dir):
     assert probs == sorted(probs, reverse=True)
     assert sum(probs) <= 1.0 + 1e-5
     assert len({tuple(o["tags"]) for o in options}) == 5
-    (short,) = tagger.predict(["Hi"], nbest=50)  # fewer paths than asked: only real ones
+    (short,) = tagger.predict([["Hi"]], nbest=50)  # fewer paths than asked: only real ones
     assert 1 <= len(short.alternatives) < 50
 
 
@@ -71,10 +71,13 @@ def test_cli_jsonl_with_nbest(run_dir, tmp_path):
     result = CliRunner().invoke(app, [*args, "--nbest", "3", "--output", str(out)])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["tokens"] for r in rows] == [
+    assert [[t["text"] for t in r["tokens"]] for r in rows] == [
         ["I", "love", "Justin", "Bieber"],
         ["New", "York", "is", "big"],
     ]
-    assert all(len(r["alternatives"]) == 3 and len(r["confidences"]) == 4 for r in rows)
+    for row in rows:  # text gives a record per document: its sentences hold the n-best paths
+        (sentence,) = row["sentences"]
+        assert len(sentence["alternatives"]) == 3
+        assert all(0 < t["confidence"] <= 1 + 1e-6 for t in row["tokens"])
     refused = CliRunner().invoke(app, ["predict", str(run_dir), str(src), "--nbest", "3"])
     assert refused.exit_code == 2 and "--format jsonl" in refused.stderr

@@ -112,8 +112,10 @@ def test_predict_text_from_stdin(workspace) -> None:
     )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["tokens"] for r in rows] == [line.split() for line in text.split("\n\n")]
-    assert [len(r["tags"]) for r in rows] == [6, 7]
+    assert [[t["text"] for t in r["tokens"]] for r in rows] == [
+        line.split() for line in text.split("\n\n")
+    ]
+    assert [len([t["tag"] for t in r["tokens"]]) for r in rows] == [6, 7]
     # Text in, CoNLL out: token<TAB>tag lines, a blank line after each sentence.
     result = invoke("predict", workspace["run"], "-", "--input-format", "text", input=text)
     assert result.exit_code == 0, result.output

@@ -119,9 +119,12 @@ def test_predict_gives_spans(trained) -> None:
         assert spans == get_spans(result.tags, "iob2")
         for span in result.spans:
             assert span.text == " ".join(sentence.tokens[span.start : span.end])
-    as_text = tagger.predict([" ".join(sentences[0].tokens)])[0]
+    text = " ".join(sentences[0].tokens)
+    (as_text,) = tagger.predict(text, split="pretokenized").sentences
     assert as_text.tags == results[0].tags
-    assert as_text.to_dict()["spans"] == [vars(s) for s in results[0].spans]
+    found = [(s.type, s.start, s.end, s.text, s.confidence) for s in as_text.spans]
+    assert found == [(s.type, s.start, s.end, s.text, s.confidence) for s in results[0].spans]
+    assert all(text[s.start_char : s.end_char] == s.text for s in as_text.spans)
 
 
 def test_tag_file_progress_bar_counts_bytes(trained, tmp_path: Path, monkeypatch) -> None:
@@ -155,6 +158,8 @@ def test_tag_file_progress_bar_counts_bytes(trained, tmp_path: Path, monkeypatch
 def test_predict_empty_sentence(trained) -> None:
     tagger = Tagger.load(trained["run"])
     results = tagger.predict(["", "New York"])
+    assert results[0].sentences == [] and len(results[1].sentences[0].tags) == 2
+    results = tagger.predict([[], ["New", "York"]])
     assert results[0].tags == [] and len(results[1].tags) == 2
 
 

@@ -1,0 +1,261 @@
+"""Raw text -> sentences of tokens with character offsets into the original text.
+
+Tokens and sentences come from spaCy's rule-based English tokenizer and sentencizer
+(``spacy.blank("en")``, no model; chosen over syntok and segtok in ``docs/text.md``), with two
+rules changed towards the CoNLL-2003 / Penn Treebank conventions the shipped corpora use:
+
+- hyphens inside words and numbers do not split (``Bre-X``, ``1996-12-06``, ``one-day``), as in
+  CoNLL-2003 and PTB; spaCy splits them by default;
+- ``):`` and ``(:`` are not emoticons (``(Reuters):`` ends in two tokens).
+
+A :class:`Token`'s text is always ``text[start:end]`` of the text it came from; whitespace is
+never part of a token, and every other character is in exactly one token.
+
+Three ways to cut text into sentences (``SPLITS``); in all of them blank (or whitespace-only)
+lines separate documents:
+
+``sentences``
+    running text: paragraphs or whole documents, the sentencizer finds the sentences; a single
+    line end is just whitespace (wrapped lines are fine).
+``lines``
+    one sentence per line, tokenised.
+``pretokenized``
+    one sentence per line, tokens separated by whitespace (nothing else is split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tagger.data.conll import Chunk, Sentence, iter_lines
+from tagger.errors import TaggerError
+
+SPLITS = ("sentences", "lines", "pretokenized")
+MAX_DOCUMENT_CHARS = 1_000_000  # a longer block of lines is cut at a line end (bounded memory)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token and its character offsets ``[start, end)`` in the text it came from."""
+
+    text: str
+    start: int
+    end: int
+
+
+def check_split(split: str) -> None:
+    """Raise a one-line error for an unknown ``split``."""
+    if split not in SPLITS:
+        raise TaggerError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+
+
+@lru_cache(maxsize=1)
+def _nlp() -> Any:
+    """spaCy's blank English pipeline with a sentencizer and the CoNLL rules above (cached)."""
+    try:
+        import spacy
+        from spacy.lang.char_classes import HYPHENS
+        from spacy.util import compile_infix_regex
+    except ImportError as err:  # pragma: no cover - spacy is a core dependency
+        raise TaggerError(f"tagging raw text needs spaCy: pip install spacy ({err})") from None
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    infixes = []
+    for pattern in nlp.Defaults.infixes:
+        if HYPHENS in pattern:
+            continue  # letter-hyphen-letter
+        infixes.append(pattern.replace(r"[+\-\*^](?=[0-9-])", r"[+\*^](?=[0-9])"))
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    nlp.tokenizer.rules = {k: v for k, v in nlp.tokenizer.rules.items() if k not in ("):", "(:")}
+    return nlp
+
+
+def _doc_tokens(tokens: Iterable[Any], text: str, base: int) -> list[Token]:
+    """The non-whitespace tokens of a spaCy Doc or Span, offsets shifted by ``base``."""
+    out = []
+    for token in tokens:
+        if not token.is_space:
+            start = base + token.idx
+            out.append(Token(text[start : start + len(token)], start, start + len(token)))
+    return out
+
+
+def _doc_sentences(doc: Any, text: str, base: int) -> list[list[Token]]:
+    """The non-whitespace tokens of a spaCy Doc per sentence, offsets shifted by ``base``."""
+    found = (_doc_tokens(span, text, base) for span in doc.sents)
+    return [tokens for tokens in found if tokens]
+
+
+def _line_spans(text: str) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` of each line of ``text`` without its line end (``\\n``, ``\\r\\n``)."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        stop = len(text) if end < 0 else end
+        yield start, stop - 1 if stop > start and text[stop - 1] == "\r" else stop
+        if end < 0:
+            return
+        start = end + 1
+
+
+def _whitespace_tokens(text: str, start: int, end: int) -> list[Token]:
+    """Tokens separated by whitespace in ``text[start:end]``."""
+    out, pos = [], start
+    while pos < end:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        stop = pos
+        while stop < end and not text[stop].isspace():
+            stop += 1
+        if stop > pos:
+            out.append(Token(text[pos:stop], pos, stop))
+        pos = stop
+    return out
+
+
+def split_text(text: str, split: str = "sentences") -> list[list[Token]]:
+    """The sentences of ``text`` (see ``SPLITS``), each a list of tokens with offsets into
+    ``text``. Whitespace-only text gives no sentences."""
+    check_split(split)
+    if split == "sentences":
+        return _doc_sentences(_nlp()(text), text, 0) if text.strip() else []
+    out = []
+    for start, end in _line_spans(text):
+        if split == "pretokenized":
+            tokens = _whitespace_tokens(text, start, end)
+        else:
+            tokens = _doc_tokens(_nlp().make_doc(text[start:end]), text, start)
+        if tokens:
+            out.append(tokens)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Text files as a stream of chunks (one per sentence), for Tagger.tag_chunks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TextRecord:
+    """One unit of text output: a document (``sentences``) or a line (the other splits).
+    ``index`` counts records from 0, ``line`` is the first input line (from 1), ``doc`` the
+    document number that document-level models see."""
+
+    index: int
+    line: int
+    doc: int
+    text: str
+    sentence_count: int = 0
+
+
+@dataclass
+class TextChunk(Chunk):
+    """The ``row``-th sentence of a text record: tokens with offsets into ``record.text``."""
+
+    record: TextRecord | None = None
+    tokens: list[Token] = field(default_factory=list)
+    row: int = 0
+
+
+def _blocks(path: str | Path, split: str) -> Iterator[tuple[int, int, str]]:
+    """``(first line, document number, text)`` of each record of a text file: blocks of lines
+    between blank lines (``sentences``), or single non-blank lines."""
+    doc, lines, first, size = 0, [], 0, 0
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            if lines:
+                yield first, doc, "\n".join(lines)
+                lines, size = [], 0
+            doc += 1 if first else 0
+            first = 0
+            continue
+        if split != "sentences":
+            first = first or lineno
+            yield lineno, doc, line
+            continue
+        if size > MAX_DOCUMENT_CHARS:
+            yield first, doc, "\n".join(lines)
+            lines, size, first = [], 0, 0
+        first = first or lineno
+        lines.append(line)
+        size += len(line) + 1
+    if lines:
+        yield first, doc, "\n".join(lines)
+
+
+def iter_text_chunks(
+    path: str | Path, split: str = "sentences", lines: Iterable[tuple[int, str]] | None = None
+) -> Iterator[TextChunk]:
+    """Stream a raw text file as one :class:`TextChunk` per sentence, in order, in bounded
+    memory. Offsets are into each record's text, where a line end counts as ``\\n``.
+    ``lines``: the file's numbered lines when it is already open (``sniff.PeekedLines``)."""
+    check_split(split)
+    numbered = iter_lines(path) if lines is None else lines
+    for index, (line, doc, text) in enumerate(_blocks(numbered, split)):
+        record = TextRecord(index, line, doc, text)
+        found = split_text(text, split)  # a record of the other splits is one line
+        record.sentence_count = len(found)
+        if not found:
+            yield TextChunk([], None, [], record, [])
+        for row, tokens in enumerate(found):
+            sentence = Sentence([t.text for t in tokens], None, doc, line)
+            yield TextChunk([], sentence, list(range(len(tokens))), record, tokens, row)
+
+
+def records_of(pairs: Iterable[tuple[Any, Any]]) -> Iterator[tuple[TextRecord, list[Any]]]:
+    """Group ``(TextChunk, result)`` pairs back into ``(record, [(tokens, result), ...])``."""
+    current: TextRecord | None = None
+    items: list[Any] = []
+    for chunk, result in pairs:
+        if chunk.record is not current:
+            if current is not None:
+                yield current, items
+            current, items = chunk.record, []
+        if result is not None:
+            items.append((chunk.tokens, result))
+    if current is not None:
+        yield current, items
+
+
+_ACCEPTED = (
+    'predict takes a string ("Obama visited Paris."), a list of strings, or a list of token '
+    'lists ([["Obama", "visited", "Paris"]])'
+)
+
+
+def input_kind(texts: object, tokenized: bool | None = None) -> tuple[str, list[Any]]:
+    """Classify the input of ``Tagger.predict``: ``("text", [text])`` for one string,
+    ``("texts", strings)`` or ``("tokens", token lists)``. Anything else is a ``TypeError`` that
+    names the accepted forms, and so are strings with ``tokenized=True`` (they would be tagged
+    character by character)."""
+    if isinstance(texts, str):
+        kind, items = "text", [texts]
+    elif isinstance(texts, (bytes, dict)) or not isinstance(texts, Iterable):
+        raise TypeError(f"{_ACCEPTED}; got {type(texts).__name__}")
+    else:
+        items = list(texts)
+        if not items:
+            kind = "tokens" if tokenized else "texts"
+        elif all(isinstance(t, str) for t in items):
+            kind = "texts"
+        elif all(_is_token_list(t) for t in items):
+            kind = "tokens"
+        else:
+            first = isinstance(items[0], str)  # the first item's form; the bad one differs
+            bad = next(t for t in items if isinstance(t, str) != first or not _accepted(t))
+            raise TypeError(f"{_ACCEPTED}; got an item {bad!r:.60}")
+    if tokenized and kind != "tokens":
+        raise TypeError(f"tokenized=True needs token lists, not strings: {_ACCEPTED}")
+    return kind, items
+
+
+def _accepted(item: object) -> bool:
+    return isinstance(item, str) or _is_token_list(item)
+
+
+def _is_token_list(item: object) -> bool:
+    return isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item)

@@ -49,6 +49,7 @@ class OutputFormat(str, Enum):
 
 class Split(str, Enum):
     sentences = "sentences"
+    wrapped = "wrapped"
     lines = "lines"
     pretokenized = "pretokenized"
 
@@ -268,9 +269,10 @@ def predict(
     split: Annotated[
         Split,
         typer.Option(
-            help="Text input: 'sentences' = running text, the sentence splitter finds sentences; "
-            "'lines' = one sentence per line; 'pretokenized' = one sentence per line, tokens "
-            "separated by spaces. Blank lines separate documents in all three."
+            help="Text input: 'sentences' = the sentence splitter finds sentences within each "
+            "line, and a line end ends one too; 'wrapped' = running text with wrapped lines (a "
+            "line end is a space); 'lines' = one sentence per line; 'pretokenized' = one "
+            "sentence per line, tokens separated by spaces. Blank lines separate documents."
         ),
     ] = Split.sentences,
     runtime: Annotated[
@@ -425,14 +427,14 @@ def explain(
     from tagger.atomic import check_target
     from tagger.data.conll import read_sentences
     from tagger.data.sniff import format_of
+    from tagger.data.text import split_text
     from tagger.errors import TaggerError
     from tagger.plots import plot_attention
     from tagger.prediction import Tagger
 
     def call() -> Any:
         check_target(output)
-        tokens = sentence.split()
-        if not tokens and not Path(sentence).is_file():
+        if not sentence.split() and not Path(sentence).is_file():
             raise TaggerError("explain: the sentence is empty; give some words or a data file")
         tagger = Tagger.load(run_dir)
         if Path(sentence).is_file():
@@ -440,6 +442,8 @@ def explain(
             if not 0 <= index < len(found):
                 raise TaggerError(f"{sentence}: --index {index} is not one of its {len(found)}")
             tokens = found[index].tokens
+        else:  # tokenised like any text, as one sentence
+            tokens = [t.text for s in split_text(sentence, "lines") for t in s]
         tagged, layers = tagger.explain(tokens)
         plot_attention(tokens, layers, tagger.vocab.tags, output)
         return tagged

@@ -19,7 +19,7 @@ from tagger.data import text as text_module
 from tagger.data.text import input_kind, iter_text_chunks, split_text
 from tagger.records import Span, TaggedSentence, tagged_text
 
-SPLITS = ("sentences", "lines", "pretokenized")
+SPLITS = ("sentences", "wrapped", "lines", "pretokenized")
 NAMES = ["Anna", "Paris", "Bieber", "Justin", "York", "Merkel", "Obama", "Macron", "Lyon"]
 WORDS = ["the", "saw", "in", "met", "visited", "and", "a", "big", "city", "today", "with"]
 
@@ -80,6 +80,8 @@ def test_splits() -> None:
         ["Anna", "left", "."],
         ["New", "line", "here"],
     ]
+    assert words("Anna met\nMerkel. Then", "wrapped") == [["Anna", "met", "Merkel", "."], ["Then"]]
+    assert words("Anna met\nMerkel. Then") == [["Anna", "met"], ["Merkel", "."], ["Then"]]
     assert words(text, "lines") == [["It", "rained", ".", "Anna", "left", "."], text.split()[4:]]
     assert words("a,b  c.\n\n d", "pretokenized") == [["a,b", "c."], ["d"]]
     assert split_text(" \n\t ") == []
@@ -137,6 +139,27 @@ def test_span_offsets_round_trip(text: str, data: st.DataObject) -> None:
     record = tagged.to_dict()
     assert all(text[s["start"] : s["end"]] == s["text"] for s in record["spans"])
     assert all(text[t["start"] : t["end"]] == t["text"] for t in record["tokens"])
+
+
+@pytest.fixture(scope="module")
+def tagger(run_dir) -> Tagger:
+    return Tagger.load(run_dir)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS)
+def test_predicted_offsets_round_trip(tagger, text: str) -> None:
+    """Through the model: tokens and predicted spans slice the text to their own text."""
+    found = tagger.predict(text + " Anna met Justin Bieber.")
+    tokens = [
+        text_module.Token(w, a, b)
+        for s in found.sentences
+        for w, (a, b) in zip(s.tokens, s.offsets)
+    ]
+    check_coverage(found.text, tokens)
+    assert found.spans
+    for span in found.spans:
+        assert found.text[span.start_char : span.end_char] == span.text
 
 
 # ---------------------------------------------------------------------------------------------

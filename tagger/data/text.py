@@ -11,12 +11,15 @@ rules changed towards the CoNLL-2003 / Penn Treebank conventions the shipped cor
 A :class:`Token`'s text is always ``text[start:end]`` of the text it came from; whitespace is
 never part of a token, and every other character is in exactly one token.
 
-Three ways to cut text into sentences (``SPLITS``); in all of them blank (or whitespace-only)
+Four ways to cut text into sentences (``SPLITS``); in all of them blank (or whitespace-only)
 lines separate documents:
 
 ``sentences``
-    running text: paragraphs or whole documents, the sentencizer finds the sentences; a single
-    line end is just whitespace (wrapped lines are fine).
+    running text: the sentencizer finds the sentences within each line, and a line end also
+    ends a sentence (so a file of one sentence, or one paragraph, per line reads right).
+``wrapped``
+    running text whose lines are wrapped: a single line end is just a space, and sentences may
+    run across lines.
 ``lines``
     one sentence per line, tokenised.
 ``pretokenized``
@@ -34,7 +37,8 @@ from typing import Any
 from tagger.data.conll import Chunk, Sentence, iter_lines
 from tagger.errors import TaggerError
 
-SPLITS = ("sentences", "lines", "pretokenized")
+SPLITS = ("sentences", "wrapped", "lines", "pretokenized")
+DOCUMENT_SPLITS = ("sentences", "wrapped")  # a record per document (else per line)
 MAX_DOCUMENT_CHARS = 1_000_000  # a longer block of lines is cut at a line end (bounded memory)
 
 
@@ -121,10 +125,14 @@ def split_text(text: str, split: str = "sentences") -> list[list[Token]]:
     """The sentences of ``text`` (see ``SPLITS``), each a list of tokens with offsets into
     ``text``. Whitespace-only text gives no sentences."""
     check_split(split)
-    if split == "sentences":
+    if split == "wrapped":
         return _doc_sentences(_nlp()(text), text, 0) if text.strip() else []
     out = []
     for start, end in _line_spans(text):
+        if split == "sentences":
+            line = text[start:end]
+            out += _doc_sentences(_nlp()(line), text, start) if line.strip() else []
+            continue
         if split == "pretokenized":
             tokens = _whitespace_tokens(text, start, end)
         else:
@@ -141,7 +149,7 @@ def split_text(text: str, split: str = "sentences") -> list[list[Token]]:
 
 @dataclass
 class TextRecord:
-    """One unit of text output: a document (``sentences``) or a line (the other splits).
+    """One unit of text output: a document (``DOCUMENT_SPLITS``) or a line (the others).
     ``index`` counts records from 0, ``line`` is the first input line (from 1), ``doc`` the
     document number that document-level models see."""
 
@@ -163,7 +171,7 @@ class TextChunk(Chunk):
 
 def _blocks(path: str | Path, split: str) -> Iterator[tuple[int, int, str]]:
     """``(first line, document number, text)`` of each record of a text file: blocks of lines
-    between blank lines (``sentences``), or single non-blank lines."""
+    between blank lines (``DOCUMENT_SPLITS``), or single non-blank lines."""
     doc, lines, first, size = 0, [], 0, 0
     for lineno, line in iter_lines(path):
         if not line.strip():
@@ -173,7 +181,7 @@ def _blocks(path: str | Path, split: str) -> Iterator[tuple[int, int, str]]:
             doc += 1 if first else 0
             first = 0
             continue
-        if split != "sentences":
+        if split not in DOCUMENT_SPLITS:
             first = first or lineno
             yield lineno, doc, line
             continue

@@ -169,11 +169,11 @@ class TextChunk(Chunk):
     row: int = 0
 
 
-def _blocks(path: str | Path, split: str) -> Iterator[tuple[int, int, str]]:
+def _blocks(numbered: Iterable[tuple[int, str]], split: str) -> Iterator[tuple[int, int, str]]:
     """``(first line, document number, text)`` of each record of a text file: blocks of lines
     between blank lines (``DOCUMENT_SPLITS``), or single non-blank lines."""
     doc, lines, first, size = 0, [], 0, 0
-    for lineno, line in iter_lines(path):
+    for lineno, line in numbered:
         if not line.strip():
             if lines:
                 yield first, doc, "\n".join(lines)

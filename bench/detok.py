@@ -10,8 +10,18 @@ Two detokenisers, so that a benchmark is not a fit to one of them:
     sacremoses' ``MosesDetokenizer`` (``pip install sacremoses``); its output is aligned back to
     the tokens, and a sentence it changed beyond spacing falls back to ``rules``.
 
-A text is a list of sentences joined by one space (a document of running text); sentences are
-lists of tokens. :func:`detokenize` returns the text and each token's ``(start, end)``.
+A text is a list of sentences (lists of tokens) laid out as ``LAYOUTS`` says; :func:`detokenize`
+returns the text and each token's ``(start, end)``:
+
+``document``
+    running text, sentences joined by a space, except that a sentence that does not end in
+    ``.`` ``!`` ``?`` (a headline, a byline, a dateline, a list item) ends its line, as such
+    lines stand on their own in real text;
+``running``
+    every sentence joined by a space: the sentence splitter must find every boundary, also
+    after unpunctuated headlines (no real text looks like that; the worst case);
+``lines``
+    one sentence per line (the corpus's sentence boundaries given).
 """
 
 from __future__ import annotations
@@ -79,16 +89,38 @@ def _moses_sentence(tokens: Sequence[str]) -> tuple[str, Offsets]:
 DETOKENIZERS = {"rules": _rules_sentence, "moses": _moses_sentence}
 
 
-def detokenize(sentences: Sequence[Sequence[str]], how: str = "rules") -> tuple[str, Offsets]:
-    """The sentences as one text (joined by a space) and every token's offsets in it."""
+LAYOUTS = ("document", "running", "lines")
+_FINAL = {".", "!", "?", "...", "?!", "!!"}
+_CLOSERS = {'"', "''", "'", ")", "]", "”", "’"}
+
+
+def ends_sentence(tokens: Sequence[str]) -> bool:
+    """Whether the last token (before closing quotes and brackets) is final punctuation."""
+    words = list(tokens)
+    while words and words[-1] in _CLOSERS:
+        words.pop()
+    return bool(words) and words[-1] in _FINAL
+
+
+def _separator(previous: Sequence[str], layout: str) -> str:
+    if layout == "lines" or (layout == "document" and not ends_sentence(previous)):
+        return "\n"
+    return " "
+
+
+def detokenize(
+    sentences: Sequence[Sequence[str]], how: str = "rules", layout: str = "document"
+) -> tuple[str, Offsets]:
+    """The sentences as one text laid out as ``layout`` says, and every token's offsets."""
     one = DETOKENIZERS[how]
     parts: list[str] = []
     offsets: Offsets = []
     length = 0
-    for sentence in sentences:
-        if parts:
-            parts.append(" ")
-            length += 1
+    for previous, sentence in zip([None, *sentences], sentences):
+        if previous is not None:
+            sep = _separator(previous, layout)
+            parts.append(sep)
+            length += len(sep)
         text, found = one(sentence)
         offsets.extend((start + length, end + length) for start, end in found)
         parts.append(text)

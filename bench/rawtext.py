@@ -3,7 +3,9 @@
 A tokenised gold file (CoNLL columns, the tag in the last one) is turned back into running text
 by a detokeniser (``bench/detok.py``: ``rules``, written here, or sacremoses' ``moses``): a
 document's sentences become one text (a file without ``-DOCSTART-`` lines gives one text per
-sentence), and every gold entity becomes ``(text, start char, end char, type)``. Then
+sentence), laid out as ``--layout`` says (``document``: running text, unpunctuated headlines
+and datelines on lines of their own; ``running``: all on one line; ``lines``: a sentence per
+line), and every gold entity becomes ``(text, start char, end char, type)``. Then
 
 - **gold tokens**: the model tags the gold sentences (``Tagger.tag``, the usual CoNLL path);
 - **raw text**: the model tags the texts (``Tagger.predict(texts)``: the library tokenises and
@@ -12,7 +14,8 @@ sentence), and every gold entity becomes ``(text, start char, end char, type)``.
 and both sets of predicted entities are matched to the gold ones by character offsets and type.
 The difference of the two F1 scores is what raw-text input costs.
 
-    python bench/rawtext.py RUN_DIR ../shared/data/conll2003/test.txt --detok rules moses
+    python bench/rawtext.py RUN_DIR ../shared/data/conll2003/test.txt --detok rules moses \\
+        --layout document running lines
 """
 
 from __future__ import annotations
@@ -69,41 +72,46 @@ def prf(gold: set[Entity], found: set[Entity]) -> dict[str, float]:
     return {"precision": 100 * p, "recall": 100 * r, "f1": 100 * f1, "gold": len(gold)}
 
 
-def run(tagger: Tagger, path: str, how: str, split: str) -> dict[str, Any]:
+_TAGGED: dict[str, list[list[list[str]]]] = {}
+
+
+def _token_tags(tagger: Tagger, path: str, docs: list[list[list[str]]]) -> list[list[list[str]]]:
+    """The model's tags for the gold sentences, per text (once per file: layouts share them)."""
+    if path not in _TAGGED:
+        flat = [s for doc in docs for s in doc]
+        ids = [i for i, doc in enumerate(docs) for _ in doc]
+        found = iter(tagger.tag(flat, ids))
+        _TAGGED[path] = [[next(found) for _ in doc] for doc in docs]
+    return _TAGGED[path]
+
+
+def run(tagger: Tagger, path: str, how: str, split: str, layout: str) -> dict[str, Any]:
     docs, gold_tags = documents(path)
     scheme = detect_scheme(t for doc in gold_tags for t in doc)
-    texts, offsets = zip(*(detok.detokenize(doc, how) for doc in docs))
+    texts, offsets = zip(*(detok.detokenize(doc, how, layout) for doc in docs))
     gold: set[Entity] = set()
     for i, (doc, tags) in enumerate(zip(docs, gold_tags)):
         gold |= char_entities(i, doc, tags, offsets[i], scheme)
 
-    start = time.perf_counter()
-    flat = [s for doc in docs for s in doc]
-    ids = [i for i, doc in enumerate(docs) for _ in doc]
-    flat_tags = iter(tagger.tag(flat, ids))
+    token_tags = _token_tags(tagger, path, docs)
     by_tokens: set[Entity] = set()
-    for i, doc in enumerate(docs):
-        tags = [next(flat_tags) for _ in doc]
-        by_tokens |= char_entities(i, doc, tags, offsets[i], tagger.vocab.scheme)
-    tokens_s = time.perf_counter() - start
-
-    start = time.perf_counter()
+    for i, tags in enumerate(token_tags):
+        by_tokens |= char_entities(i, docs[i], tags, offsets[i], tagger.vocab.scheme)
     by_text: set[Entity] = set()
     for i, tagged in enumerate(tagger.predict(list(texts), split=split)):
         by_text |= {(i, s.start_char, s.end_char, s.type) for s in tagged.spans}
-    text_s = time.perf_counter() - start
 
     tokens_score, text_score = prf(gold, by_tokens), prf(gold, by_text)
     return {
         "gold": path,
         "detok": how,
+        "layout": layout,
         "split": split,
         "texts": len(texts),
         "characters": sum(map(len, texts)),
         "gold_tokens": tokens_score,
         "raw_text": text_score,
         "difference": tokens_score["f1"] - text_score["f1"],
-        "seconds": {"gold_tokens": tokens_s, "raw_text": text_s},
     }
 
 
@@ -111,13 +119,14 @@ def markdown(rows: list[dict[str, Any]], header: str) -> str:
     lines = [
         header,
         "",
-        "| gold file | detokeniser | F1 gold tokens | F1 raw text | difference | P / R raw text |",
-        "|---|---|---|---|---|---|",
+        "| gold file | detokeniser | layout | F1 gold tokens | F1 raw text | difference "
+        "| P / R raw text |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g, t = r["gold_tokens"], r["raw_text"]
         lines.append(
-            f"| {r['gold']} | {r['detok']} | {g['f1']:.2f} | {t['f1']:.2f} | "
+            f"| {r['gold']} | {r['detok']} | {r['layout']} | {g['f1']:.2f} | {t['f1']:.2f} | "
             f"{r['difference']:.2f} | {t['precision']:.2f} / {t['recall']:.2f} |"
         )
     return "\n".join(lines) + "\n"
@@ -129,6 +138,7 @@ def main() -> None:
     parser.add_argument("gold", nargs="+", help="tokenised gold files (CoNLL, tag last)")
     parser.add_argument("--detok", nargs="+", default=["rules"], choices=sorted(detok.DETOKENIZERS))
     parser.add_argument("--split", default="sentences", help="how the raw text is cut")
+    parser.add_argument("--layout", nargs="+", default=["document"], choices=detok.LAYOUTS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", default="bench/results")
     parser.add_argument("--name", default="rawtext")
@@ -138,7 +148,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tagger = Tagger.load(args.run_dir)
     start = time.perf_counter()
-    rows = [run(tagger, gold, how, args.split) for gold in args.gold for how in args.detok]
+    rows = [
+        run(tagger, gold, how, args.split, layout)
+        for gold in args.gold
+        for how in args.detok
+        for layout in args.layout
+    ]
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -147,7 +162,7 @@ def main() -> None:
         f"Raw text against gold tokens, model `{args.run_dir}`, commit {commit}, "
         f"{report.machine()} (shared with other jobs), {args.threads} thread(s), "
         f"wall {wall:.0f} s: `python bench/rawtext.py {args.run_dir} {' '.join(args.gold)} "
-        f"--detok {' '.join(args.detok)}`"
+        f"--detok {' '.join(args.detok)} --layout {' '.join(args.layout)} --split {args.split}`"
     )
     result = {"model": args.run_dir, "commit": commit, "machine": report.machine()}
     result |= {"threads": args.threads, "wall_s": wall, "rows": rows}

@@ -49,7 +49,7 @@ def conll_texts(path: Path, how: str) -> list[Text]:
         groups = [[s] for s in groups[0]]
     out = []
     for sentences in groups:
-        text, offsets = detok.detokenize(sentences, how)
+        text, offsets = detok.detokenize(sentences, how, "running")
         ends, seen = [], 0
         for sentence in sentences:
             seen += len(sentence)

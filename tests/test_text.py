@@ -331,3 +331,28 @@ def test_bad_text_input(run_dir, tmp_path, content, args, message) -> None:
     assert message in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert out.read_text(encoding="utf-8") == "keep me"
+
+
+def test_shards_of_text_concatenate_to_the_whole(run_dir, tmp_path) -> None:
+    """``--shard I/N`` on text: whole documents per part, the parts concatenated are the whole
+    (byte for byte as CoNLL; as JSONL the same records, probabilities aside: batches differ)."""
+    src = tmp_path / "docs.txt"
+    src.write_text((TEXT + "\n") * 5, encoding="utf-8")
+    for fmt in ("conll", "jsonl"):
+        base = ["predict", run_dir, src, "--input-format", "text", "--format", fmt]
+        whole = run(*base)
+        assert whole.exit_code == 0, whole.output
+        parts = [run(*base, "--shard", f"{i}/3") for i in (1, 2, 3)]
+        assert all(p.exit_code == 0 and p.stdout for p in parts), [p.output for p in parts]
+        joined = "".join(p.stdout for p in parts)
+        if fmt == "conll":
+            assert joined == whole.stdout
+        else:
+
+            def brief(out: str) -> list:
+                rows = [json.loads(line) for line in out.splitlines()]
+                return [
+                    (r["id"], r["text"], [(s["start"], s["end"]) for s in r["spans"]]) for r in rows
+                ]
+
+            assert brief(joined) == brief(whole.stdout)

@@ -237,6 +237,7 @@ def main() -> None:
         "WNUT-17 test": conll_texts(data / "wnut17" / "test.txt", args.detok),
         "UD EWT test": ud_texts(data / "ud_ewt" / "test.conllu"),
     }
+    wall = time.perf_counter()
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for name, make in CANDIDATES.items():
         if args.only and name not in args.only:
@@ -245,9 +246,13 @@ def main() -> None:
         split("Warm up: load the rules. Then time.")  # not counted: import and set-up
         rows[name] = {corpus: measure(split, texts) for corpus, texts in corpora.items()}
         print(name, {c: round(r["token_f1"], 2) for c, r in rows[name].items()}, flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    wall = time.perf_counter() - wall
     lines = [
-        f"Tokenisers on raw text ({args.detok} detokeniser for the CoNLL files); "
-        f"{report.machine()} (shared, busy)",
+        f"Tokenisers on raw text ({args.detok} detokeniser for the CoNLL files), commit "
+        f"{commit.stdout.strip()}, {report.machine()} (shared with other jobs: speeds are noisy), "
+        f"wall {wall:.0f} s: `python bench/tokenizers.py --detok {args.detok}"
+        f"{' --weights' if args.weights else ''}`",
         "",
         "| library | corpus | token P | token R | token F1 | sentence-end F1 | chars/s |",
         "|---|---|---|---|---|---|---|",
@@ -265,7 +270,8 @@ def main() -> None:
         lines += ["|---|---|---|"]
         lines += [f"| {n} | {w['mb']:.0f} | {w['distributions']} |" for n, w in weights.items()]
     stem = re.sub(r"\W+", "-", f"tokenizers-{args.detok}")
-    result = {"detok": args.detok, "machine": report.machine(), "rows": rows, "weights": weights}
+    result = {"detok": args.detok, "machine": report.machine(), "commit": commit.stdout.strip()}
+    result |= {"wall_s": wall, "rows": rows, "weights": weights}
     report.save(result, args.output, stem, "\n".join(lines) + "\n")
 
 

@@ -126,7 +126,8 @@ def test_dataset_without_documents_is_one_document(
     # same sentences written as a file without -DOCSTART- lines.
     plain = tmp_path / "plain.conll"
     plain.write_text("".join(" ".join(t) + "\n" for t in tokens), encoding="utf-8")
-    invoke("predict", run_dir, plain, "--input-format", "text", "--output", tmp_path / "p.conll")
+    text = ["--input-format", "text", "--split", "pretokenized"]  # the tokens as they are
+    invoke("predict", run_dir, plain, *text, "--output", tmp_path / "p.conll")
     assert file_tags(tmp_path / "p.conll") == tags
     assert [s.tags for s in tagger.predict(tokens, tokenized=True)] == tags
 

@@ -472,8 +472,8 @@ class Tagger:
             with bar:
                 for chunk, result in self.tag_chunks(chunks, buffer, detailed, workers):
                     count[0] += len(chunk.tokens)
-                    if progress and chunk.row == 0:  # a record's first sentence: its characters
-                        bar.advance(len(chunk.record.text) + 1 if size else 1, tokens=count[0])
+                    if progress:  # the characters read for it (or a record, without a size)
+                        bar.advance(chunk.size if size else int(chunk.row == 0), tokens=count[0])
                     yield chunk, result
             if not count[0] and shard is None:  # a part may be empty; its input is not
                 raise DataError(source, None, "no text found")

@@ -125,12 +125,13 @@ def text_lines(pairs: Iterable[tuple[Any, Any]], output_format: str) -> Iterator
     ``standoff``: one line per entity; ``conll``: ``token<TAB>tag`` lines, a blank line after
     each sentence (results are then tag lists).
     """
-    for record, items in records_of(pairs):
-        if output_format == "conll":
-            for tokens, tags in items:
-                yield from (f"{t.text}\t{tag}" for t, tag in zip(tokens, tags, strict=True))
+    if output_format == "conll":  # sentence by sentence: nothing waits for a record's end
+        for chunk, tags in pairs:
+            if tags is not None:
+                yield from (f"{t.text}\t{tag}" for t, tag in zip(chunk.tokens, tags, strict=True))
                 yield ""
-            continue
+        return
+    for record, items in records_of(pairs):
         tagged = tagged_text(record.text, items)
         if output_format == "jsonl":
             out = {"id": record.index, "line": record.line, **tagged.to_dict()}

@@ -356,3 +356,16 @@ def test_shards_of_text_concatenate_to_the_whole(run_dir, tmp_path) -> None:
                 ]
 
             assert brief(joined) == brief(whole.stdout)
+
+
+def test_sentences_stream_before_the_document_ends() -> None:
+    """A document's first sentences come out before its end (or stdin's) is read."""
+
+    def lines():
+        yield 1, "Anna met Obama. He left."
+        raise AssertionError("read too far")
+
+    for split in ("sentences", "lines", "pretokenized"):
+        chunks = iter_text_chunks("-", split, lines())
+        first = next(chunks)
+        assert first.tokens[0].text == "Anna" and first.record.text.startswith("Anna")

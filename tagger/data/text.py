@@ -151,48 +151,89 @@ def split_text(text: str, split: str = "sentences") -> list[list[Token]]:
 class TextRecord:
     """One unit of text output: a document (``DOCUMENT_SPLITS``) or a line (the others).
     ``index`` counts records from 0, ``line`` is the first input line (from 1), ``doc`` the
-    document number that document-level models see."""
+    document number that document-level models see; ``parts`` its lines, which arrive one by
+    one while the record's sentences are already being tagged."""
 
     index: int
     line: int
     doc: int
-    text: str
+    parts: list[str] = field(default_factory=list)
     sentence_count: int = 0
+
+    @property
+    def text(self) -> str:
+        """The record's text: its lines joined by ``\\n``."""
+        return "\n".join(self.parts)
 
 
 @dataclass
 class TextChunk(Chunk):
-    """The ``row``-th sentence of a text record: tokens with offsets into ``record.text``."""
+    """The ``row``-th sentence of a text record: tokens with offsets into ``record.text``;
+    ``size``: the input characters read for it (its line's, on a line's first sentence)."""
 
     record: TextRecord | None = None
     tokens: list[Token] = field(default_factory=list)
     row: int = 0
+    size: int = 0
 
 
-def _blocks(numbered: Iterable[tuple[int, str]], split: str) -> Iterator[tuple[int, int, str]]:
-    """``(first line, document number, text)`` of each record of a text file: blocks of lines
-    between blank lines (``DOCUMENT_SPLITS``), or single non-blank lines."""
-    doc, lines, first, size = 0, [], 0, 0
+def _chunk(record: TextRecord, lineno: int, tokens: list[Token], size: int) -> TextChunk:
+    """The next sentence of ``record``."""
+    sentence = Sentence([t.text for t in tokens], None, record.doc, lineno)
+    row, record.sentence_count = record.sentence_count, record.sentence_count + 1
+    return TextChunk([], sentence, list(range(len(tokens))), record, tokens, row, size)
+
+
+def _line_chunks(numbered: Iterable[tuple[int, str]], split: str) -> Iterator[TextChunk]:
+    """Splits that never join lines: each line is cut as it is read, so the first sentences
+    are tagged before the end of a document (or of stdin) arrives. Records: documents for
+    ``sentences`` (cut at a line end after ``MAX_DOCUMENT_CHARS``), lines for the others."""
+    index, doc, base = -1, 0, 0
+    record: TextRecord | None = None
     for lineno, line in numbered:
         if not line.strip():
-            if lines:
-                yield first, doc, "\n".join(lines)
-                lines, size = [], 0
-            doc += 1 if first else 0
-            first = 0
+            doc += record is not None  # a blank line after text: the next document
+            record = None
             continue
-        if split not in DOCUMENT_SPLITS:
-            first = first or lineno
-            yield lineno, doc, line
+        if record is None or split != "sentences" or base > MAX_DOCUMENT_CHARS:
+            index, base = index + 1, 0
+            record = TextRecord(index, lineno, doc)
+        else:
+            base += 1  # the line end before this line
+        record.parts.append(line)
+        for row, found in enumerate(split_text(line, split)):
+            tokens = [Token(t.text, t.start + base, t.end + base) for t in found]
+            yield _chunk(record, lineno, tokens, len(line) + 1 if row == 0 else 0)
+        base += len(line)
+
+
+def _wrapped_chunks(numbered: Iterable[tuple[int, str]]) -> Iterator[TextChunk]:
+    """``wrapped``: sentences may cross lines, so a document (or a ``MAX_DOCUMENT_CHARS``
+    piece of one, cut at a line end) is read whole before it is split."""
+    index, doc, record, size = -1, 0, None, 0
+
+    def close() -> Iterator[TextChunk]:
+        assert record is not None
+        text = record.text
+        for row, tokens in enumerate(split_text(text, "wrapped")):
+            yield _chunk(record, record.line, tokens, len(text) + 1 if row == 0 else 0)
+
+    for lineno, line in numbered:
+        if not line.strip():
+            if record is not None:
+                yield from close()
+                doc, record = doc + 1, None
             continue
-        if size > MAX_DOCUMENT_CHARS:
-            yield first, doc, "\n".join(lines)
-            lines, size, first = [], 0, 0
-        first = first or lineno
-        lines.append(line)
+        if record is not None and size > MAX_DOCUMENT_CHARS:
+            yield from close()
+            record = None
+        if record is None:
+            index, size = index + 1, 0
+            record = TextRecord(index, lineno, doc)
+        record.parts.append(line)
         size += len(line) + 1
-    if lines:
-        yield first, doc, "\n".join(lines)
+    if record is not None:
+        yield from close()
 
 
 def iter_text_chunks(
@@ -203,15 +244,10 @@ def iter_text_chunks(
     ``lines``: the file's numbered lines when it is already open (``sniff.PeekedLines``)."""
     check_split(split)
     numbered = iter_lines(path) if lines is None else lines
-    for index, (line, doc, text) in enumerate(_blocks(numbered, split)):
-        record = TextRecord(index, line, doc, text)
-        found = split_text(text, split)  # a record of the other splits is one line
-        record.sentence_count = len(found)
-        if not found:
-            yield TextChunk([], None, [], record, [])
-        for row, tokens in enumerate(found):
-            sentence = Sentence([t.text for t in tokens], None, doc, line)
-            yield TextChunk([], sentence, list(range(len(tokens))), record, tokens, row)
+    if split == "wrapped":
+        yield from _wrapped_chunks(numbered)
+    else:
+        yield from _line_chunks(numbered, split)
 
 
 def records_of(pairs: Iterable[tuple[Any, Any]]) -> Iterator[tuple[TextRecord, list[Any]]]:

@@ -25,7 +25,10 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise TaggerError("plots need matplotlib: pip install 'tagger[plot]'") from None
+        raise TaggerError(
+            "plots need matplotlib: pip install matplotlib (or, in the tagger checkout, "
+            "pip install -e '.[plot]'; 'tagger' on PyPI is another project)"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

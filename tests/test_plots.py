@@ -49,7 +49,9 @@ def test_a_run_trained_on_dev_has_no_dev_scores(tmp_path, wnut40):
     sets = tiny_overrides(tmp_path / "cache", **{"data.train": wnut40, "data.dev": wnut40})
     sets += ["data.test=null", "train.max_epochs=2", "train.with_dev=true"]
     args = ["train", str(ROOT / "configs" / "demo.yaml"), "--output", str(tmp_path / "run")]
-    result = CliRunner().invoke(app, [*args, "--quiet", *[x for s in sets for x in ("--set", s)]])
+    result = CliRunner().invoke(
+        app, [*args, "--quiet", "--json", *[x for s in sets for x in ("--set", s)]]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["best_epoch"] in (1, 2) and "dev" not in summary

@@ -459,7 +459,7 @@ def explain(
                 raise TaggerError(f"{sentence}: --index {index} is not one of its {len(found)}")
             tokens = found[index].tokens
         tagged, layers = tagger.explain(tokens)
-        plot_attention(tokens, layers, tagger.vocab.tags, output)
+        plot_attention(tokens, layers, tagger.vocab.tags, output, tagged.tags)
         return tagged
 
     tagged = guarded(call)

@@ -110,13 +110,14 @@ def _scheme_problems(report: Split, read: _Read) -> None:
             except TagError as exc:
                 report.errors.append(f"{report.path}:{line + position}: {exc}")
                 return
-        if convert(tags, scheme, scheme) != tags:
-            bad.append(line)
+        canonical = convert(tags, scheme, scheme)
+        if canonical != tags:
+            bad.append(line + next(i for i, (a, b) in enumerate(zip(tags, canonical)) if a != b))
     if bad:
         where = ", ".join(str(n) for n in bad[:SHOWN])
         report.warnings.append(
-            f"{report.path}: {len(bad)} sentences not well-formed {scheme} (e.g. I- after O), "
-            f"read as conlleval does; first at lines {where}"
+            f"{report.path}: {len(bad)} sentences with a B-/I-/E-/S- prefix out of place for "
+            f"{scheme}, read as conlleval does; first at lines {where}"
         )
 
 

@@ -222,7 +222,6 @@ def report_tables(splits: list[Split]) -> list[Any]:
             s.name, f"{s.sentences:,}", f"{s.tokens:,}", s.scheme, str(s.longest[0]),
             share(s.unseen_words), share(s.no_vector),
         )  # fmt: skip
-    summary.caption = "; ".join(f"{s.name}: {s.path}" for s in splits)
     entity = any(s.scheme != "none" for s in splits)
     labels = Table(title="entities per type" if entity else "tags", show_edge=False)
     labels.add_column("label")

@@ -247,3 +247,15 @@ def test_train_prints_a_readable_summary(workspace, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "kept epoch" in result.stdout and "F1 " in result.stdout and "{" not in result.stdout
+
+
+def test_export_without_onnx_is_one_error_line(workspace, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    result = invoke("export", workspace["run"], "--output", workspace["tmp"] / "m.onnx")
+    check_user_error(result, "pip install", "[onnx]")
+    assert not (workspace["tmp"] / "m.onnx").exists()

@@ -16,7 +16,7 @@ from tagger.data.schemes import (
     check_tags,
     convert,
     detect_scheme,
-    find_malformed,
+    find_misfit,
     get_spans,
     normalize_scheme,
 )
@@ -85,7 +85,7 @@ def check_split(name: str, path: str, cfg: Config, scheme: str | None) -> tuple[
     if not any(read.tags):
         report.warnings.append(f"{path}: no tag column (fine to tag, not to train or score)")
         return report, read
-    bad = find_malformed(read.tags)
+    bad = find_misfit(read.tags)
     if bad is not None:
         index, position, tag = bad
         report.errors.append(f"{path}:{read.lines[index] + position}: malformed tag {tag!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -21,9 +22,11 @@ app = typer.Typer(
     "tagger predict runs/demo data/wnut17/test.conll --output pred.conll && "
     "tagger evaluate data/wnut17/test.conll pred.conll",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+init_app = typer.Typer(help="Start a config.", no_args_is_help=True)
+app.add_typer(init_app, name="init")
 
 T = TypeVar("T")
 
@@ -172,6 +175,24 @@ def _check_train_arguments(
         )
 
 
+def _version(show: bool) -> None:
+    if show:
+        from tagger import __version__
+
+        typer.echo(f"tagger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Train, apply and score BiLSTM-attention-CRF sequence taggers (NER, chunking, POS)."""
+
+
 @app.command(
     epilog="Example: tagger train configs/demo.yaml --set train.max_epochs=5 --output runs/demo; "
     "after an interruption: tagger train --resume runs/demo"
@@ -193,6 +214,11 @@ def train(
     nproc: Annotated[
         int, typer.Option(help="Train in N processes on this machine (torchrun, DDP).")
     ] = 1,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="Read the config's relative data paths from here (data.root)."),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Train a model; the best one by dev score goes to OUTPUT with metrics.jsonl."""
     from tagger.config import load_config
@@ -206,11 +232,11 @@ def train(
 
     def call() -> Any:
         _check_train_arguments(config, output, resume, set_, overwrite)
-        cfg = None if resume else load_config(config, set_ or [])
+        root = [f"data.root={data_root}"] if data_root else []
+        cfg = None if resume else load_config(config, [*root, *(set_ or [])])
         log = (lambda _msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
         progress = not quiet and sys.stderr.isatty()
-        run_dir = resume or output
-        return run_training(cfg, run_dir, progress, log, resume is not None, overwrite)
+        return run_training(cfg, resume or output, progress, log, resume is not None, overwrite)
 
     def how_to_resume() -> str:
         run_dir = resume or output
@@ -218,14 +244,17 @@ def train(
             return f"; continue with: tagger train --resume {run_dir}"
         return ""
 
+    from tagger.summaries import brief, training_table
+
+    started = time.perf_counter()
     summary = guarded(call, how_to_resume)
-    brief = {k: v for k, v in summary.items() if k not in ("dev", "test")}
-    for split in ("dev", "test"):  # headline scores; per-type ones are in metrics.jsonl
-        if summary.get(split):  # no dev score when dev was trained on
-            brief[split] = {
-                k: summary[split][k] for k in ("accuracy", "micro") if k in summary[split]
-            }
-    typer.echo(json.dumps({"output": str(resume or output), **brief}))
+    run_dir = resume or output
+    if json_:
+        typer.echo(json.dumps(brief(summary, str(run_dir))))
+    else:
+        from rich.console import Console
+
+        Console().print(training_table(summary, str(run_dir), time.perf_counter() - started))
 
 
 @app.command(
@@ -295,17 +324,19 @@ def predict(
             "--workers model replicas; needs pip install 'tagger[ray]'.",
         ),
     ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar or closing line.")] = False,
 ) -> None:
     """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
 
     JSONL output adds each token's marginal probability, entity confidences, the best path's
     probability and, with --nbest N, the N best paths."""
     from tagger.atomic import check_target
+    from tagger.data.dataset import is_saved_dataset
     from tagger.data.sharding import parse_shard
     from tagger.errors import TaggerError
     from tagger.prediction import Tagger
 
-    def call() -> int:
+    def call() -> Any:
         _at_least(1, nbest=nbest, workers=workers)
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
@@ -327,16 +358,23 @@ def predict(
             tagger = OnnxTagger.load(run_dir)
         else:
             tagger = Tagger.load(run_dir)
-        if input.startswith("hf:"):
+        if input.startswith("hf:") or is_saved_dataset(input):
             return tagger.tag_dataset(input, output, shard=part)
         fmt = input_format.value if input_format else None
         columns = (token_column, tag_column)
-        show = sys.stderr.isatty() and output != "-"
+        show = not quiet and sys.stderr.isatty() and output != "-"
         options = {"nbest": nbest, "workers": workers, "progress": show, "shard": part}
         options |= {"write": write.value, "split": split.value}
         return tagger.tag_file(input, output, fmt, format.value, *columns, **options)
 
-    guarded(call)
+    from tagger.summaries import tagging_line
+
+    started = time.perf_counter()
+    tally = guarded(call)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        sentences = getattr(tally, "sentences", 0)
+        typer.echo(tagging_line(sentences, int(tally), seconds, output), err=True)
 
 
 @app.command(
@@ -388,6 +426,8 @@ def evaluate(
         return report
 
     report = guarded(call)
+    if confusion:
+        typer.echo(f"confusion matrix: {confusion}", err=True)
     if json_:
         typer.echo(json.dumps(report, indent=2))
     else:
@@ -445,7 +485,7 @@ def explain(
         else:  # tokenised like any text, as one sentence
             tokens = [t.text for s in split_text(sentence, "lines") for t in s]
         tagged, layers = tagger.explain(tokens)
-        plot_attention(tokens, layers, tagger.vocab.tags, output)
+        plot_attention(tokens, layers, tagger.vocab.tags, output, tagged.tags)
         return tagged
 
     tagged = guarded(call)
@@ -471,6 +511,100 @@ def export(
     from tagger.export import export_onnx
 
     typer.echo(str(guarded(lambda: export_onnx(run_dir, output))))
+
+
+@init_app.command(
+    "config",
+    epilog="Example: tagger init config --output my.yaml; "
+    "tagger init config --from conll2003 --output conll2003.yaml",
+)
+def init_config(
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write; '-' stdout.")] = "-",
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Copy a config shipped with tagger (demo, conll2003, wnut17, ...; "
+            "an unknown name lists them all).",
+        ),
+    ] = None,
+) -> None:
+    """Write a config with every key, its default and what it means (or a shipped config)."""
+    from tagger.template import default_config_text, shipped_config_text
+
+    def call() -> None:
+        text = shipped_config_text(from_) if from_ else default_config_text()
+        if output == "-":
+            typer.echo(text, nl=False)
+            return
+        from tagger.atomic import atomic_write_bytes
+        from tagger.errors import TaggerError
+
+        if Path(output).exists():
+            raise TaggerError(f"{output} exists; not replacing it (choose another --output)")
+        atomic_write_bytes(Path(output), text.encode("utf-8"))
+        typer.echo(
+            f"wrote {output}; train with: tagger train {output} --output runs/NAME", err=True
+        )
+
+    guarded(call)
+
+
+@app.command(
+    epilog="Example: tagger check data/wnut17/train.conll data/wnut17/dev.conll; "
+    "tagger check configs/conll2003.yaml --data-root ../shared/data"
+)
+def check(
+    data: Annotated[
+        list[str],
+        typer.Argument(
+            help="A config (its train/dev/test), or data files, the training file first."
+        ),
+    ],
+    data_root: Annotated[
+        Path | None, typer.Option(help="With a config: where its relative data paths are.")
+    ] = None,
+    vectors: Annotated[
+        str | None, typer.Option(help="Word vector file for the OOV rate (default: the config's).")
+    ] = None,
+    input_format: Annotated[
+        InputFormat | None, typer.Option(help="File format; guessed from the extension.")
+    ] = None,
+    tag_column: Annotated[int, typer.Option(help="0-based tag column.")] = -1,
+    json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Count sentences, tokens and labels per split and find what would break or mislead training
+    (like 'spacy debug data'). Exit status 2 when the data has errors."""
+    from tagger.check import check_corpus, config_splits, problems, report_tables, to_dict
+    from tagger.config import Config, load_config
+
+    def call() -> Any:
+        if len(data) == 1 and data[0].endswith((".yaml", ".yml")):
+            root = [f"data.root={data_root}"] if data_root else []
+            cfg = load_config(data[0], root)
+            return check_corpus(config_splits(cfg), cfg, vectors or cfg.embeddings.pretrained)
+        cfg = Config()
+        cfg.data.format = input_format.value if input_format else "auto"
+        cfg.data.tag_column = tag_column
+        names = ["train", "dev", "test"] if len(data) <= 3 else ["train"]
+        names += [f"file {i + 1}" for i in range(len(names), len(data))]
+        return check_corpus(dict(zip(names, data)), cfg, vectors)
+
+    splits = guarded(call)
+    if json_:
+        typer.echo(json.dumps(to_dict(splits), indent=2))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        for table in report_tables(splits):
+            console.print(table)
+        for split in splits:
+            for line in split.warnings:
+                console.print(f"warning: {line}", highlight=False, soft_wrap=True)
+    found = problems(splits)
+    if found:
+        _fail(found[0] + (f" (and {len(found) - 1} more errors)" if len(found) > 1 else ""))
 
 
 def main() -> None:

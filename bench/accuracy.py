@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import machine, save
+from report import DATA_ROOT, machine, save
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--threads", type=int, default=None, help="train.threads (default: all)")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--data-root", default=str(DATA_ROOT), help="the configs' data root")
     parser.add_argument("--name", help="row name (default: the config's file name)")
     parser.add_argument("--runs", default=str(ROOT / "runs"), help="folder for the run folders")
     parser.add_argument("--output", default=str(RESULTS), help="folder for the results")
@@ -52,7 +53,7 @@ def headline(report: dict[str, Any]) -> float:
 def train_seed(args: argparse.Namespace, name: str, seed: int) -> dict[str, Any]:
     run = Path(args.runs) / f"{name}-s{seed}"
     command = [sys.executable, "-m", "tagger", "train", args.config, "--output", str(run)]
-    command += ["--quiet", "--set", f"train.seed={seed}"]
+    command += ["--quiet", "--data-root", args.data_root, "--set", f"train.seed={seed}"]
     if args.threads:
         command += ["--set", f"train.threads={args.threads}"]
     for override in args.overrides:

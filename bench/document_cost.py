@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import machine, save
+from report import DATA_ROOT, machine, save
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", default=str(ROOT / "configs" / "conll2003.yaml"))
     parser.add_argument("--sentences", type=int, default=3000)
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--data-root", default=str(DATA_ROOT), help="the config's data root")
     return parser.parse_args(argv)
 
 
@@ -67,7 +68,7 @@ def measure(args: argparse.Namespace, train: Path, work: Path, name: str) -> dic
 
     spec, force_documents = VARIANTS[name]
     sets = [f"data.train={train}", "data.dev=null", "data.test=null", "train.with_dev=false"]
-    sets += ["train.threads=1", f"model.attention={spec}"]
+    sets += ["train.threads=1", f"model.attention={spec}", f"data.root={args.data_root}"]
     cfg = load_config(args.config, sets)
     run = work / "run"
     shutil.rmtree(run, ignore_errors=True)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(ROOT))
     from tagger.config import load_config
 
-    source = Path(load_config(args.config).data.train)
+    source = Path(load_config(args.config, [f"data.root={args.data_root}"]).data.train)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         train = work / "train.txt"

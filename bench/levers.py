@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from accuracy import headline
-from report import save
+from report import DATA_ROOT, save
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -59,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="train.threads per run")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "levers"))
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--data-root", default=str(DATA_ROOT), help="the config's data root")
     return parser.parse_args(argv)
 
 
@@ -71,7 +72,13 @@ def train_lever(args: argparse.Namespace, lever: str) -> dict[str, Any]:
     sets += LEVERS[lever][1]
     config = str(Path(args.config).resolve())  # the runs start in the repository root
     command = [sys.executable, "-m", "tagger", "train", config, "--output", str(run)]
-    command += ["--quiet", "--overwrite", *[x for s in sets for x in ("--set", s)]]
+    command += [
+        "--quiet",
+        "--overwrite",
+        "--data-root",
+        args.data_root,
+        *[x for s in sets for x in ("--set", s)],
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:

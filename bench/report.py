@@ -8,6 +8,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
+# the corpora beside the checkout (development and CI); the configs' data root by default
+DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+
 
 def cpu_info() -> dict[str, str]:
     """The first CPU's fields of /proc/cpuinfo ("model name", "flags", ...); empty elsewhere."""

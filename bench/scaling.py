@@ -24,7 +24,7 @@ def first_sentences(path: Path, count: int) -> str:
     return "\n\n".join(blocks[:count]) + "\n"
 
 
-def run(tmp: Path, procs: int, threads: int, global_batch: int) -> float:
+def run(tmp: Path, procs: int, threads: int, global_batch: int, data_root: Path) -> float:
     out = tmp / f"run-{procs}"
     sets = [
         f"data.train={tmp / 'train.txt'}",
@@ -34,6 +34,7 @@ def run(tmp: Path, procs: int, threads: int, global_batch: int) -> float:
         f"train.threads={threads}",
         f"train.batch_size={global_batch // procs}",
         f"data.cache_dir={tmp / 'cache'}",
+        f"data.root={data_root}",  # the config's GloVe file
     ]
     args = [sys.executable, "-m", "tagger", "train", str(ROOT / "configs" / "conll2003.yaml")]
     args += [x for s in sets for x in ("--set", s)] + ["--output", str(out), "--quiet"]
@@ -63,7 +64,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for procs in args.procs:
             threads = max(1, args.cores // procs)
-            rate = run(tmp, procs, threads, args.global_batch)
+            rate = run(tmp, procs, threads, args.global_batch, args.data.parent)
             print(f"| {procs} | {threads} | {args.global_batch} | {rate:,.0f} |", flush=True)
 
 

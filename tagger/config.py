@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ class ConfigError(TaggerError):
 class DataConfig:
     """Where the corpus lives and how to read it."""
 
-    train: str | None = None
-    dev: str | None = None
-    test: str | None = None
+    root: str | None = None  # relative data paths are read from here; null: $TAGGER_DATA or .
+    train: str | None = None  # CoNLL / CoNLL-U file, a save_to_disk folder, or hf:NAME[:SPLIT]
+    dev: str | None = None  # scored after every epoch; picks the kept model
+    test: str | None = None  # scored once, with the kept model, at the end
     format: str = "auto"  # auto (detected from each file's content) | conll | conllu
     token_column: int = 0
     tag_column: int = -1  # -1: the last column
@@ -46,7 +48,7 @@ class EmbeddingsConfig:
     pretrained: str | None = None  # text file, .gz allowed
     lowercase: bool = True  # look words up lowercased (GloVe 6B is lowercased)
     max_vectors: int = 50000  # also keep the N most frequent pretrained words (0: none)
-    freeze: bool = False
+    freeze: bool = False  # keep the word vectors fixed
     lr_scale: float = 1.0  # the word vectors' learning rate as a share of train.lr (0: frozen)
     static_copy: bool = False  # also feed a frozen copy of the initial vectors (a static channel)
 
@@ -56,17 +58,17 @@ class ModelConfig:
     """Layer sizes of embedder -> BiLSTM -> attention -> emissions -> CRF."""
 
     word_dim: int = 100  # ignored when pretrained vectors set it
-    casing_dim: int = 8
+    casing_dim: int = 8  # casing feature (lower, upper, title, digits, ...) size
     char_encoder: str = "cnn"  # cnn | lstm | none
-    char_dim: int = 30
+    char_dim: int = 30  # character embedding size
     char_hidden: int = 50  # CNN filters, or LSTM units per direction
-    char_kernel: int = 3
+    char_kernel: int = 3  # CNN window in characters
     max_word_length: int = 25  # longer words feed only their first N characters to the char model
     hidden_size: int = 256  # BiLSTM units per direction
-    num_layers: int = 1
-    dropout: float = 0.5
+    num_layers: int = 1  # stacked BiLSTM layers
+    dropout: float = 0.5  # on the token features and the BiLSTM output
     word_dropout: float = 0.05  # share of word ids replaced by <unk> while training
-    attention: list[dict[str, Any]] = field(
+    attention: list[dict[str, Any]] = field(  # layers after the BiLSTM (docs/attention.md)
         default_factory=lambda: [{"type": "multihead", "heads": 4}]
     )
     constrain: bool = True  # forbid the tag scheme's invalid transitions
@@ -76,21 +78,21 @@ class ModelConfig:
 class TrainConfig:
     """The optimisation loop."""
 
-    max_epochs: int = 30
+    max_epochs: int = 30  # at most this many passes over the training data
     with_dev: bool = False  # train on train + dev; keep the epoch of lowest training loss
-    batch_size: int = 32
-    eval_batch_size: int = 256
-    seed: int = 42
+    batch_size: int = 32  # sentences per training step
+    eval_batch_size: int = 256  # sentences per batch when tagging
+    seed: int = 42  # same seed, same machine: same weights
     patience: int = 5  # epochs without dev improvement before stopping
     optimizer: str = "adam"  # adam | adamw | sgd
-    lr: float = 0.002
+    lr: float = 0.002  # learning rate
     momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # L2 (adam, sgd) or decoupled (adamw) weight decay
     clip: float = 5.0  # max gradient norm; 0 disables
     lr_decay: float = 0.5  # factor on plateau
     lr_patience: int = 2  # epochs without dev improvement before decaying the learning rate
     lr_step: int = 0  # > 0: decay the learning rate every N epochs instead (no dev needed)
-    min_lr: float = 1e-5
+    min_lr: float = 1e-5  # plateau decay stops here
     ema: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights
     threads: int | None = None  # torch threads; null: all cores
     device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda
@@ -212,7 +214,31 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for item in overrides or []:
         apply_override(raw, item)
-    return Config.from_dict(raw)
+    return resolve_data_paths(Config.from_dict(raw))
+
+
+DATA_ROOT_ENV = "TAGGER_DATA"
+
+
+def resolve_data_paths(cfg: Config, environ: dict[str, str] | None = None) -> Config:
+    """Join relative ``data.train/dev/test`` and ``embeddings.pretrained`` paths to the data root:
+    ``data.root`` when set, else ``$TAGGER_DATA``; no root leaves them relative to the current
+    directory. Absolute paths and ``hf:`` datasets stay as they are."""
+    env = os.environ if environ is None else environ
+    root = cfg.data.root or env.get(DATA_ROOT_ENV) or None
+    if root is None:
+        return cfg
+    cfg.data.root = str(Path(root).expanduser())
+
+    def join(path: str | None) -> str | None:
+        if path is None or path.startswith("hf:") or Path(path).expanduser().is_absolute():
+            return path
+        return str(Path(cfg.data.root, path))
+
+    d = cfg.data
+    d.train, d.dev, d.test = join(d.train), join(d.dev), join(d.test)
+    cfg.embeddings.pretrained = join(cfg.embeddings.pretrained)
+    return cfg
 
 
 def parse_yaml(text: str, where: str) -> Any:

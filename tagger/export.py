@@ -23,6 +23,10 @@ from tagger.model.crf import viterbi
 from tagger.prediction import Tagger
 
 ONNX = "model.onnx"
+INSTALL_ONNX = (
+    "pip install onnx onnxruntime (or, in the tagger checkout, pip install -e '.[onnx]'; "
+    "'tagger' on PyPI is another project)"
+)
 INPUTS = ("words", "casing", "chars", "char_index", "lengths")
 
 
@@ -46,9 +50,13 @@ class Decoder(nn.Module):
 
 def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
     """Write ``model.onnx`` (or ``target``) for the model in ``run_dir``; returns its path."""
+    import importlib.util
+
     from tagger.atomic import atomic_write_bytes, check_target
     from tagger.data.batching import make_batch
 
+    if importlib.util.find_spec("onnx") is None:  # torch's exporter needs it to write the file
+        raise TaggerError(f"export needs onnx: {INSTALL_ONNX}")
     path = Path(target) if target else Path(run_dir) / ONNX
     check_target(path)  # before the export's work
     tagger = Tagger.load(run_dir)
@@ -92,9 +100,7 @@ class OnnxTagger(Tagger):
         try:
             import onnxruntime
         except ImportError:
-            raise TaggerError(
-                "--runtime onnx needs onnxruntime: pip install 'tagger[onnx]'"
-            ) from None
+            raise TaggerError(f"--runtime onnx needs onnxruntime: {INSTALL_ONNX}") from None
         path = Path(run_dir) / ONNX
         if not path.is_file():
             raise TaggerError(f"{run_dir}: no {ONNX}; run 'tagger export {run_dir}' first")

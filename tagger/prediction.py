@@ -150,6 +150,18 @@ def decode_detailed(
     return out
 
 
+class Tally(int):
+    """The number of tokens tagged (an int, as it always was) and ``sentences``, their count."""
+
+    sentences: int = 0
+
+
+def _tally(tokens: int, sentences: int) -> Tally:
+    out = Tally(tokens)
+    out.sentences = sentences
+    return out
+
+
 class Tagger:
     """A trained model ready to tag.
 
@@ -411,25 +423,24 @@ class Tagger:
             chunks = shard_chunks(again, chunks, shard, self.network.document_level, source)
         columns = (fmt, tag_column, data.tag_field, write)
         jsonl = output_format == "jsonl"
-        count = [0]
+        count = [0, 0]  # tokens, sentences
 
         def lines() -> Iterator[str]:
             from tagger.progress import Progress
 
             buffer = 8192 if workers == 1 else 256  # smaller shards keep every worker busy
-            tagged = self.tag_chunks(chunks, buffer, nbest if jsonl else None, workers)
             size = _plain_file_size(source)  # the bar shows MB done of MB when it is known
             bar = Progress(f"tagging {source}", size, enabled=progress, in_bytes=size is not None)
             with bar:
+                read = _reading(chunks, bar, size is not None, count) if progress else chunks
+                tagged = self.tag_chunks(read, buffer, nbest if jsonl else None, workers)
                 for chunk, result in tagged:
-                    if progress:  # characters + line ends: the bytes of an ASCII file
-                        read = sum(map(len, chunk.lines)) + len(chunk.lines)
-                        bar.advance(read if size else 1, tokens=count[0])
                     if result is None:
                         if not jsonl:
                             yield from format_chunk(chunk, None, *columns)
                         continue
                     count[0] += len(result.tokens if jsonl else result)
+                    count[1] += 1
                     if jsonl:
                         yield json.dumps(result.to_dict(), ensure_ascii=False)
                     else:
@@ -438,7 +449,7 @@ class Tagger:
                 raise DataError(source, None, "no sentences found")
 
         write_lines_atomic(target, lines())
-        return count[0]
+        return _tally(*count)
 
     def _tag_text(
         self,
@@ -489,37 +500,38 @@ class Tagger:
         parts (``Dataset.shard``).
 
         ``target`` ending in ``.jsonl`` (or ``-``) gets one ``{"tokens", "tags"}`` line per
-        sentence; otherwise the dataset, with a ``pred_tags`` column added, is saved there.
-        Returns the number of tokens tagged.
+        sentence; otherwise the dataset, its own columns kept and ``pred_tags`` added, is saved
+        there. Returns the number of tokens tagged (with ``.sentences``).
         """
         from tagger.atomic import atomic_dir, check_dir_target, check_target
-        from tagger.data.dataset import load_hub
+        from tagger.data.dataset import open_hub
 
         as_lines = target == "-" or target.endswith(".jsonl")
         if as_lines:
             check_target(target)
         else:
             check_dir_target(target, DATASET_MARK)
-        data = load_hub(spec.removeprefix("hf:"), self.cfg.data.tag_field)
+        data = open_hub(spec.removeprefix("hf:"))  # its own columns, none of ours
         if shard is not None:
             data = data.shard(num_shards=shard[1], index=shard[0] - 1, contiguous=True)
-        pairs = ((row["tokens"], row["doc"]) for row in data)  # read lazily from Arrow
-        count = 0
+        has_doc = "doc" in data.column_names
+        rows = data.select_columns(["tokens", "doc"] if has_doc else ["tokens"])
+        pairs = ((row["tokens"], row["doc"] if has_doc else 0) for row in rows)  # lazily
+        count = [0, 0]
         if as_lines:
 
             def dump() -> Iterator[str]:
-                nonlocal count
                 for tokens, tags in self.tag_in_buffers(pairs):
-                    count += len(tokens)
+                    count[0], count[1] = count[0] + len(tokens), count[1] + 1
                     yield json.dumps({"tokens": tokens, "tags": tags}, ensure_ascii=False)
 
             write_lines_atomic(target, dump())
-            return count
+            return _tally(*count)
         predicted = [tags for _, tags in self.tag_in_buffers(pairs)]
         tagged = data.add_column("pred_tags", predicted)
         with atomic_dir(target, DATASET_MARK) as staging:
             tagged.save_to_disk(str(staging))
-        return sum(map(len, predicted))
+        return _tally(sum(map(len, predicted)), len(predicted))
 
     def tag_in_buffers(
         self, sentences: Iterable[tuple[Sequence[str], int]]
@@ -535,11 +547,16 @@ class Tagger:
     def tag_gold(self, path: str, input_format: str | None = None) -> tuple[Any, list[list[str]]]:
         """Read a gold file (a ``scoring.TaggedFile``) and tag its sentences with their
         documents, exactly as :meth:`tag_file` would tag the file."""
-        from tagger.scoring import read_tagged
+        from tagger.data.dataset import is_saved_dataset, load_hub
+        from tagger.scoring import TaggedFile, read_tagged
 
         data = self.cfg.data
-        fmt = input_format or format_of(path, self.known_tags())
-        gold = read_tagged(path, fmt, data.tag_column, data.tag_field, data.token_column)
+        if path.startswith("hf:") or is_saved_dataset(path):
+            found = load_hub(path.removeprefix("hf:"), data.tag_field)
+            gold = TaggedFile(path, found["tokens"], found["tags"], [], found["doc"])
+        else:
+            fmt = input_format or format_of(path, self.known_tags())
+            gold = read_tagged(path, fmt, data.tag_column, data.tag_field, data.token_column)
         pred = [tags for _, tags in self.tag_in_buffers(zip(gold.tokens, gold.docs))]
         return gold, pred
 
@@ -558,6 +575,17 @@ def _documents(sentences: Sequence[Any], docs: Sequence[int] | None) -> Sequence
 
 
 DATASET_MARK = "dataset_info.json"  # a folder holding it was saved by datasets: replaceable
+
+
+def _reading(
+    chunks: Iterable[Chunk], bar: Any, in_bytes: bool, count: list[int]
+) -> Iterator[Chunk]:
+    """Pass ``chunks`` through, moving ``bar`` as they are read (before they are tagged)."""
+    for chunk in chunks:  # characters + line ends: the bytes of an ASCII file
+        bar.advance(
+            sum(map(len, chunk.lines)) + len(chunk.lines) if in_bytes else 1, tokens=count[0]
+        )
+        yield chunk
 
 
 def _plain_file_size(source: str) -> int | None:

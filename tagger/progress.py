@@ -9,7 +9,8 @@ from typing import Any
 class Progress:
     """``with Progress("epoch 1", total) as bar: bar.advance(loss=.., tokens=..)``.
 
-    ``total`` counts steps (batches), or bytes with ``in_bytes`` (shown as MB done of MB).
+    ``total`` counts steps (batches), or bytes with ``in_bytes`` (shown as MB done of MB). The
+    loss shown is the running mean over the steps so far (one batch's loss jumps about).
     """
 
     def __init__(
@@ -19,6 +20,7 @@ class Progress:
         self._bar: Any = None
         self._task: Any = None
         self._start = time.perf_counter()
+        self._loss_sum, self._loss_steps = 0.0, 0
 
     def __enter__(self) -> Progress:
         if self.enabled:
@@ -29,6 +31,7 @@ class Progress:
                 MofNCompleteColumn,
                 TextColumn,
                 TimeElapsedColumn,
+                TimeRemainingColumn,
             )
             from rich.progress import Progress as RichProgress
 
@@ -37,6 +40,8 @@ class Progress:
                 BarColumn(),
                 DownloadColumn() if self.in_bytes else MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
                 TextColumn("{task.fields[info]}"),
                 console=Console(stderr=True),
                 transient=True,
@@ -49,7 +54,10 @@ class Progress:
         if self._bar is None:
             return
         rate = tokens / max(time.perf_counter() - self._start, 1e-9)
-        info = f"{rate:,.0f} tok/s" + (f"  loss {loss:.3f}" if loss is not None else "")
+        info = f"{rate:,.0f} tok/s"
+        if loss is not None:
+            self._loss_sum, self._loss_steps = self._loss_sum + loss, self._loss_steps + 1
+            info += f"  loss {self._loss_sum / self._loss_steps:.3f} (mean)"
         self._bar.update(self._task, advance=steps, info=info)
 
     def __exit__(self, *exc: object) -> None:

@@ -31,7 +31,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, wnut40: Path) -> dict[st
     config.write_text(f"data:\n  train: {wnut40}\n", encoding="utf-8")
     run = tmp / "run"
     result = invoke(
-        "train", config, "--output", run, "--quiet", *sets(*tiny_overrides(tmp / "cache"))
+        "train", config, "--output", run, "--quiet", "--json", *sets(*tiny_overrides(tmp / "cache"))
     )
     assert result.exit_code == 0, result.output
     return {"tmp": tmp, "config": config, "data": wnut40, "run": run, "summary": result.stdout}
@@ -220,3 +220,44 @@ def test_error_run_dir_that_is_not_a_model(workspace, tmp_path: Path, command: s
     check_user_error(result, "not a tagger model")
     assert not out.exists()
     assert list(empty.iterdir()) == []
+
+
+def test_version() -> None:
+    from tagger import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"tagger {__version__}"
+
+
+def test_predict_ends_with_a_summary_line(workspace, tmp_path: Path) -> None:
+    out = tmp_path / "pred.conll"
+    result = invoke("predict", workspace["run"], workspace["data"], "--output", out)
+    assert result.exit_code == 0, result.output
+    sentences = list(read_sentences(workspace["data"]))
+    tokens = sum(len(s.tokens) for s in sentences)
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"tagged {len(sentences):,} sentences, {tokens:,} tokens in "), line
+    assert "tokens/s" in line and line.endswith(f"-> {out}")
+    quiet = invoke("predict", workspace["run"], workspace["data"], "--output", out, "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_train_prints_a_readable_summary(workspace, tmp_path: Path) -> None:
+    args = ["train", workspace["config"], "--output", tmp_path / "run", "--quiet"]
+    result = invoke(
+        *args, *sets(*tiny_overrides(workspace["tmp"] / "cache", **{"train.max_epochs": 1}))
+    )
+    assert result.exit_code == 0, result.output
+    assert "kept epoch" in result.stdout and "F1 " in result.stdout and "{" not in result.stdout
+
+
+def test_export_without_onnx_is_one_error_line(workspace, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    result = invoke("export", workspace["run"], "--output", workspace["tmp"] / "m.onnx")
+    check_user_error(result, "pip install", "[onnx]")
+    assert not (workspace["tmp"] / "m.onnx").exists()

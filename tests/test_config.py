@@ -196,3 +196,29 @@ def test_every_shipped_config_loads() -> None:
         assert cfg.data.train, path.name
         if cfg.train.with_dev:  # dev is trained on: it must exist to be merged in
             assert cfg.data.dev or cfg.data.dev_fraction, path.name
+
+
+def test_data_root_from_key_env_and_option(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("TAGGER_DATA", raising=False)
+    text = "data:\n  train: c/train.txt\n  test: /abs/test.txt\n  dev: hf:x\n"
+    text += "embeddings:\n  pretrained: glove/g.txt\n"
+    path = write_yaml(tmp_path, text)
+    plain = load_config(path)
+    assert plain.data.train == "c/train.txt" and plain.data.root is None  # no root: as written
+    monkeypatch.setenv("TAGGER_DATA", "/env")
+    cfg = load_config(path)
+    assert cfg.data.train == "/env/c/train.txt" and cfg.embeddings.pretrained == "/env/glove/g.txt"
+    assert cfg.data.test == "/abs/test.txt" and cfg.data.dev == "hf:x"  # left alone
+    assert load_config(path, ["data.root=/key"]).data.train == "/key/c/train.txt"  # key wins
+
+
+def test_demo_config_ignores_the_data_root_variable(monkeypatch) -> None:
+    monkeypatch.setenv("TAGGER_DATA", "/elsewhere")
+    root = Path(__file__).resolve().parents[1]
+    assert load_config(root / "configs" / "demo.yaml").data.train == "data/wnut17/train.conll"
+
+
+def test_no_shipped_config_names_a_folder_outside_the_data_root() -> None:
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "configs").glob("*.yaml"):
+        assert "../" not in path.read_text(encoding="utf-8"), path.name

@@ -124,3 +124,9 @@ def test_predict_a_saved_dataset_with_map(tmp_path):
     assert CliRunner().invoke(app, args).exit_code == 0
     lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
     assert [x["tags"] for x in lines] == tagged["pred_tags"]
+    assert tagged.column_names == [
+        "tokens",
+        "tags",
+        "pred_tags",
+    ]  # its own columns, no internal ones
+    assert tagged["tags"] == rows["tags"]

@@ -49,7 +49,9 @@ def test_a_run_trained_on_dev_has_no_dev_scores(tmp_path, wnut40):
     sets = tiny_overrides(tmp_path / "cache", **{"data.train": wnut40, "data.dev": wnut40})
     sets += ["data.test=null", "train.max_epochs=2", "train.with_dev=true"]
     args = ["train", str(ROOT / "configs" / "demo.yaml"), "--output", str(tmp_path / "run")]
-    result = CliRunner().invoke(app, [*args, "--quiet", *[x for s in sets for x in ("--set", s)]])
+    result = CliRunner().invoke(
+        app, [*args, "--quiet", "--json", *[x for s in sets for x in ("--set", s)]]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["best_epoch"] in (1, 2) and "dev" not in summary
@@ -84,3 +86,31 @@ def test_evaluate_confusion_png(run_dir, tmp_path, wnut40):
 def test_plot_of_a_non_run_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["plot", str(tmp_path)])
     assert result.exit_code == 2 and "metrics.jsonl" in result.stderr
+
+
+def test_confusion_numbers_are_white_on_dark_cells():
+    pytest.importorskip("matplotlib")
+    from tagger.plots import _ink, _pyplot
+
+    fig, ax = _pyplot().subplots()
+    image = ax.imshow([[0, 50, 100]], cmap="Blues")
+    assert (_ink(image, 0), _ink(image, 100)) == ("black", "white")
+    _pyplot().close(fig)
+
+
+def test_attention_picture_grows_with_the_sentence(tmp_path):
+    pytest.importorskip("matplotlib")
+    import struct
+
+    import numpy as np
+
+    from tagger.plots import plot_attention
+
+    sizes = []
+    for length in (10, 45):
+        tokens = [f"w{i}" for i in range(length)]
+        weights = np.full((length, length), 1 / length)
+        path = plot_attention(tokens, [("multihead", weights)], ["O"], tmp_path / "a.png")
+        sizes.append(struct.unpack(">II", path.read_bytes()[16:24]))  # PNG width, height
+    (w10, h10), (w45, h45) = sizes
+    assert w45 > 3 * w10 / 2 and h45 > 3 * h10 / 2  # about the same room per token

@@ -49,14 +49,12 @@ def load_corpus(
     cache_dir: str | None = None,
 ) -> Any:
     """Load sentences as a ``datasets.Dataset`` with columns tokens, tags, doc, line."""
-    if path.startswith("hf:"):
-        return load_hub(path[3:], tag_field)
+    if path.startswith("hf:") or is_saved_dataset(path):
+        return load_hub(path.removeprefix("hf:"), tag_field)
     if not Path(path).is_file():
-        raise DataError(path, None, "data file not found")
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+        hint = "" if Path(path).is_absolute() else f" (under {Path.cwd()}; {ROOT_HINT})"
+        raise DataError(path, None, f"data file not found{hint}")
+    datasets = quiet_datasets()
     options = {"fmt": fmt, "token_column": token_column, "tag_column": tag_column}
     options["tag_field"] = tag_field
     kwargs = {"path": str(Path(path).resolve()), "digest": file_digest(path), "options": options}
@@ -71,29 +69,58 @@ def load_corpus(
         raise
 
 
-def load_hub(spec: str, tag_field: str = "tags") -> Any:
-    """``NAME[:SPLIT]`` (default split: train) from the hub or a local dataset folder."""
+ROOT_HINT = "relative data paths are read from data.root, $TAGGER_DATA or --data-root"
+
+
+def quiet_datasets() -> Any:
+    """The ``datasets`` module with its progress bars and info logs off (they flood stderr)."""
     import datasets
 
-    name, _, split = spec.partition(":")
-    split = split or "train"
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets
+
+
+SAVED = ("dataset_info.json", "state.json", "dataset_dict.json")  # what save_to_disk writes
+
+
+def is_saved_dataset(path: str) -> bool:
+    """Whether ``path`` (or FOLDER of ``FOLDER:SPLIT``) is a folder written by ``save_to_disk``."""
+    for folder in (path, path.rpartition(":")[0]):
+        if folder and any((Path(folder) / name).is_file() for name in SAVED):
+            return True
+    return False
+
+
+def open_hub(spec: str) -> Any:
+    """``NAME[:SPLIT]`` (default split: train) from the hub or a local dataset folder, with its
+    columns as they are."""
+    datasets = quiet_datasets()
+    name, split = spec, "train"
+    if ":" in spec and not Path(spec).is_dir():
+        name, split = spec.rsplit(":", 1)
     try:
-        if (Path(name) / "dataset_info.json").is_file() or (Path(name) / "state.json").is_file():
+        if is_saved_dataset(name):
             data = datasets.load_from_disk(name)
             data = data[split] if isinstance(data, datasets.DatasetDict) else data
         else:
             data = datasets.load_dataset(name, split=split)
-    except (FileNotFoundError, ValueError, ConnectionError) as exc:
+    except (FileNotFoundError, ValueError, ConnectionError, KeyError) as exc:
         raise DataError(f"hf:{spec}", None, f"cannot load dataset: {exc}") from None
-    return _standardise(data, f"hf:{spec}", tag_field)
+    if "tokens" not in data.column_names:
+        raise DataError(f"hf:{spec}", None, "dataset has no 'tokens' feature")
+    return data
+
+
+def load_hub(spec: str, tag_field: str = "tags") -> Any:
+    """``NAME[:SPLIT]`` as columns tokens, tags, doc, line (see :func:`open_hub`)."""
+    return _standardise(open_hub(spec), f"hf:{spec}", tag_field)
 
 
 def _standardise(data: Any, where: str, tag_field: str) -> Any:
     """Rename the token and tag features to tokens/tags (tag names, not ClassLabel ids)."""
     import datasets
 
-    if "tokens" not in data.column_names:
-        raise DataError(where, None, "dataset has no 'tokens' feature")
     candidates = [tag_field, "tags", "ner_tags", "pos_tags", "upos", "chunk_tags"]
     tag_col = next((c for c in candidates if c in data.column_names), None)
     if tag_col is None:

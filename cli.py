@@ -353,9 +353,9 @@ def predict(
             options = {"nbest": nbest, "columns": columns, "write": write.value}
             return tag_with_ray(run_dir, input, output, ray, fmt, format.value, workers, **options)
         if runtime is Runtime.onnx:
-            from tagger.export import OnnxTagger
+            from tagger.export import load_onnx_tagger
 
-            tagger = OnnxTagger.load(run_dir)
+            tagger = load_onnx_tagger(run_dir)
         else:
             tagger = Tagger.load(run_dir)
         if input.startswith("hf:") or is_saved_dataset(input):
@@ -403,7 +403,7 @@ def evaluate(
     """Score PRED against GOLD as conlleval.pl does, or a model on a data file."""
     from tagger.data.schemes import detect_scheme
     from tagger.data.sniff import format_of
-    from tagger.scoring import read_pair, report_table, score
+    from tagger.scoring import Columns, read_pair, report_table, score
 
     def call() -> dict[str, Any]:
         if Path(gold).is_dir():
@@ -415,7 +415,7 @@ def evaluate(
             gold_tags, scheme = gold_file.tags, tagger.vocab.scheme
         else:
             fmt = input_format.value if input_format else format_of(gold)
-            pair = read_pair(gold, pred, fmt, tag_column, check_tokens=token_check)
+            pair = read_pair(gold, pred, Columns(fmt, tag_column), check_tokens=token_check)
             gold_tags, predicted, scheme = pair[0].tags, pair[1].tags, None
         report = score(gold_tags, predicted, scheme)
         if confusion is not None:  # the entity-type confusion matrix, as a PNG

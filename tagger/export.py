@@ -3,21 +3,25 @@
 Inputs are the tensors of :class:`tagger.data.batching.Batch` (word, casing and character ids,
 sentence lengths); outputs are the best tag ids (B, T) and their path scores (B,). The Viterbi
 recursion is compiled with TorchScript so that it exports as an ONNX ``Loop`` over the sentence
-length instead of being unrolled for one length. :class:`OnnxTagger` runs such a file with
-onnxruntime behind the same interface as :class:`tagger.prediction.Tagger`.
+length instead of being unrolled for one length. :class:`OnnxBackend` runs such a file with
+onnxruntime as the decoding backend of a :class:`tagger.prediction.Tagger`
+(:func:`load_onnx_tagger`).
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from tagger import decoding
 from tagger.data.batching import Batch
+from tagger.decoding import Decoded
 from tagger.errors import TaggerError
 from tagger.model.crf import viterbi
 from tagger.prediction import Tagger
@@ -88,35 +92,22 @@ def export_onnx(run_dir: str | Path, target: str | Path | None = None) -> Path:
     return path
 
 
-class OnnxTagger(Tagger):
-    """A :class:`Tagger` whose decoding runs in onnxruntime (tags only: no marginals)."""
+class OnnxBackend:
+    """Decoding in onnxruntime with an exported graph (tags only: no marginals, no n-best);
+    pass it to :class:`tagger.prediction.Tagger` as its ``backend``."""
 
-    def __init__(self, base: Tagger, session: Any) -> None:
-        super().__init__(base.cfg, base.vocab, base.network, base.batch_size, base.run_dir)
-        self.session = session
+    def __init__(self, session: Any, network: Any, vocab: Any, batch_size: int) -> None:
+        self.session, self.network, self.vocab = session, network, vocab
+        self.batch_size = batch_size
 
-    @classmethod
-    def load(cls, run_dir: str | Path, device: str = "cpu") -> OnnxTagger:
-        try:
-            import onnxruntime
-        except ImportError:
-            raise TaggerError(f"--runtime onnx needs onnxruntime: {INSTALL_ONNX}") from None
-        path = Path(run_dir) / ONNX
-        if not path.is_file():
-            raise TaggerError(f"{run_dir}: no {ONNX}; run 'tagger export {run_dir}' first")
-        base = Tagger.load(run_dir)
-        if base.network.document_level:  # the graph has no input for document ids
-            raise TaggerError(f"{run_dir}: a document-level model cannot run in onnx")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])
-        return cls(base, session)
-
-    def _decode(self, sentences: list[list[str]], docs: list[int] | None = None) -> list[list[str]]:
-        from tagger.prediction import _batches
-
+    def tags(
+        self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None
+    ) -> list[list[str]]:
+        """Model-scheme tags; ``docs`` is ignored (the graph has no input for documents)."""
         out: list[list[str]] = [[] for _ in sentences]
-        batches = _batches(self.network, self.vocab, sentences, self.batch_size, shared=False)
+        batches = decoding.batches(
+            self.network, self.vocab, sentences, self.batch_size, shared=False
+        )
         for ids, batch, _ in batches:
             feed = {name: getattr(batch, name).numpy() for name in INPUTS}
             tags, _ = self.session.run(None, feed)  # (B, T)
@@ -124,7 +115,27 @@ class OnnxTagger(Tagger):
                 out[i] = [self.vocab.tags[t] for t in row[: len(sentences[i])]]
         return out
 
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
+    def detailed(
+        self, sentences: Sequence[Sequence[str]], docs: Sequence[int] | None, k: int
+    ) -> list[Decoded]:
         raise TaggerError("the onnx runtime gives tags only: use --runtime torch for JSONL output")
 
-    _predict_buffer = predict
+
+def load_onnx_tagger(run_dir: str | Path) -> Tagger:
+    """The model in ``run_dir`` as a :class:`Tagger` that decodes its exported ``model.onnx``
+    in onnxruntime (on the CPU)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise TaggerError(f"--runtime onnx needs onnxruntime: {INSTALL_ONNX}") from None
+    path = Path(run_dir) / ONNX
+    if not path.is_file():
+        raise TaggerError(f"{run_dir}: no {ONNX}; run 'tagger export {run_dir}' first")
+    base = Tagger.load(run_dir)
+    if base.network.document_level:  # the graph has no input for document ids
+        raise TaggerError(f"{run_dir}: a document-level model cannot run in onnx")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])
+    backend = OnnxBackend(session, base.network, base.vocab, base.batch_size)
+    return Tagger(base.cfg, base.vocab, base.network, base.batch_size, base.run_dir, backend)

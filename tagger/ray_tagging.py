@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tagger.data.conll import Chunk, Sentence, format_chunk, write_lines_atomic
+from tagger.data.conll import Chunk, Sentence, write_lines_atomic
 from tagger.errors import DataError, TaggerError
 
 GROUP = 256  # sentences per map_batches row: small enough to keep every actor busy
@@ -41,9 +41,9 @@ def _read(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A ``flat_map`` function: one input row (``source``, ``index``, ``settings``: JSON of
     :func:`_settings`) -> rows of chunk groups. A reading error becomes a last row with
     ``error`` set, which the driver raises in order (Ray cannot carry a DataError back)."""
+    from tagger.buffers import groups
     from tagger.data.conll import iter_chunks
     from tagger.data.sniff import require_gold
-    from tagger.prediction import _groups
 
     settings = json.loads(row["settings"])
     fmt, token_column, tag_column, tag_field, write = settings["columns"]
@@ -51,7 +51,7 @@ def _read(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if write == "gold-pred":
         chunks = require_gold(row["source"], chunks)
     try:
-        for group in _groups(chunks, GROUP, settings["whole_docs"]):
+        for group in groups(chunks, GROUP, settings["whole_docs"]):
             payload = json.dumps([_encode(c) for c in group], ensure_ascii=False)
             yield {
                 "input": row["index"],
@@ -92,20 +92,12 @@ class TaggerActor:
 
     def _format(self, chunks: list[Chunk], columns: tuple[Any, ...]) -> tuple[list[str], int]:
         """The group's output lines, as ``Tagger.tag_file`` writes them, and its token count."""
-        out: list[str] = []
-        tokens = 0
+        from tagger.records import TagCount, chunk_lines
+
+        count = TagCount()
         nbest = self.nbest if self.jsonl else None
-        for chunk, result in self.tagger.tag_chunks(chunks, len(chunks) + 1, nbest):
-            if result is None:
-                if not self.jsonl:
-                    out += format_chunk(chunk, None, *columns)
-                continue
-            tokens += len(result.tokens if self.jsonl else result)
-            if self.jsonl:
-                out.append(json.dumps(result.to_dict(), ensure_ascii=False))
-            else:
-                out += format_chunk(chunk, result, *columns)
-        return out, tokens
+        tagged = self.tagger.tag_chunks(chunks, len(chunks) + 1, nbest)
+        return list(chunk_lines(tagged, columns, self.jsonl, count)), count.tokens
 
 
 def tag_with_ray(

@@ -1,4 +1,5 @@
-"""Tagging results as Python objects, and tagged raw text as JSONL, standoff or CoNLL lines.
+"""Tagging results as Python objects, running counts of what was tagged, and tagged files and raw
+text as output lines (CoNLL written back line for line, JSONL, standoff).
 
 Results of raw text carry character offsets into the text they came from: a span's
 ``text[start_char:end_char]`` is its ``text``, always (the text is sliced, never rebuilt).
@@ -11,11 +12,36 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tagger.data.conll import Chunk, format_chunk
 from tagger.data.text import Token, records_of
 
 OUTPUT_FORMATS = ("conll", "jsonl", "standoff")
 STANDOFF_COLUMNS = ("id", "start", "end", "type", "text", "confidence")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class Tally(int):
+    """The number of tokens tagged (an int, as it always was) and ``sentences``, their count."""
+
+    sentences: int = 0
+
+
+@dataclass
+class TagCount:
+    """Tokens and sentences of a stream tagged so far."""
+
+    tokens: int = 0
+    sentences: int = 0
+
+    def add(self, tokens: int) -> None:
+        """Count one sentence of ``tokens`` tokens."""
+        self.tokens += tokens
+        self.sentences += 1
+
+    def tally(self) -> Tally:
+        out = Tally(self.tokens)
+        out.sentences = self.sentences
+        return out
 
 
 @dataclass
@@ -143,3 +169,21 @@ def text_lines(pairs: Iterable[tuple[Any, Any]], output_format: str) -> Iterator
 def tagged_text(text: str, items: Iterable[tuple[Sequence[Token], TaggedSentence]]) -> TaggedText:
     """``text`` and its tagged sentences (each with the tokens it was tagged from), offsets set."""
     return TaggedText(text, [with_offsets(text, tokens, s) for tokens, s in items])
+
+
+def chunk_lines(
+    pairs: Iterable[tuple[Chunk, Any]], columns: tuple[Any, ...], jsonl: bool, count: TagCount
+) -> Iterator[str]:
+    """Output lines of tagged file chunks (``(Chunk, result)`` in input order), counted in
+    ``count``: with ``jsonl`` one record per sentence (results are :class:`TaggedSentence`),
+    otherwise every input line, tags written in (``format_chunk``'s ``columns``)."""
+    for chunk, result in pairs:
+        if result is None:
+            if not jsonl:
+                yield from format_chunk(chunk, None, *columns)
+            continue
+        count.add(len(result.tokens if jsonl else result))
+        if jsonl:
+            yield json.dumps(result.to_dict(), ensure_ascii=False)
+        else:
+            yield from format_chunk(chunk, result, *columns)

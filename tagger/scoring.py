@@ -102,6 +102,17 @@ def _as_iob2(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Where a file keeps its tokens and tags: its format, the tag column (CoNLL-U: the
+    ``tag_field``) and the token column."""
+
+    fmt: str = "conll"
+    tag_column: int = -1
+    tag_field: str = "upos"
+    token_column: int = 0
+
+
 @dataclass
 class TaggedFile:
     """The tagged sentences of a file: tokens, tags, each token's line number, documents."""
@@ -113,16 +124,11 @@ class TaggedFile:
     docs: list[int] = field(default_factory=list)
 
 
-def read_tagged(
-    path: str,
-    fmt: str = "conll",
-    tag_column: int = -1,
-    tag_field: str = "upos",
-    token_column: int = 0,
-) -> TaggedFile:
+def read_tagged(path: str, columns: Columns = Columns()) -> TaggedFile:
     """Every sentence of a file, which must have tags (raises DataError naming the line)."""
     found = TaggedFile(path)
-    for chunk in iter_chunks(path, fmt, token_column, tag_column, tag_field):
+    where = (columns.fmt, columns.token_column, columns.tag_column, columns.tag_field)
+    for chunk in iter_chunks(path, *where):
         sentence = chunk.sentence
         if sentence is None:
             continue
@@ -139,15 +145,11 @@ def read_tagged(
 
 
 def read_tag_sequences(
-    path: str,
-    fmt: str = "conll",
-    tag_column: int = -1,
-    tag_field: str = "upos",
-    token_column: int = 0,
+    path: str, columns: Columns = Columns()
 ) -> tuple[list[list[str]], list[list[str]], list[int]]:
     """Tokens, tags and first-line numbers of every sentence of a file (tags required)."""
-    found = read_tagged(path, fmt, tag_column, tag_field, token_column)
-    return found.tokens, found.tags, [lines[0] for lines in found.lines]
+    tagged = read_tagged(path, columns)
+    return tagged.tokens, tagged.tags, [lines[0] for lines in tagged.lines]
 
 
 def check_aligned(gold: TaggedFile, pred: TaggedFile, tokens: bool = True) -> None:
@@ -174,16 +176,11 @@ def check_aligned(gold: TaggedFile, pred: TaggedFile, tokens: bool = True) -> No
 
 
 def read_pair(
-    gold_path: str,
-    pred_path: str,
-    fmt: str = "conll",
-    tag_column: int = -1,
-    tag_field: str = "upos",
-    check_tokens: bool = True,
+    gold_path: str, pred_path: str, columns: Columns = Columns(), *, check_tokens: bool = True
 ) -> tuple[TaggedFile, TaggedFile]:
     """A gold file and a prediction file for the same sentences (see :func:`check_aligned`)."""
-    gold = read_tagged(gold_path, fmt, tag_column, tag_field)
-    pred = read_tagged(pred_path, fmt, tag_column, tag_field)
+    gold = read_tagged(gold_path, columns)
+    pred = read_tagged(pred_path, columns)
     check_aligned(gold, pred, check_tokens)
     return gold, pred
 
@@ -191,14 +188,13 @@ def read_pair(
 def score_files(
     gold_path: str,
     pred_path: str,
-    fmt: str = "conll",
-    tag_column: int = -1,
-    tag_field: str = "upos",
+    columns: Columns = Columns(),
     scheme: str | None = None,
+    *,
     check_tokens: bool = True,
 ) -> dict[str, Any]:
     """Score a prediction file against a gold file with the same sentences and tokens."""
-    gold, pred = read_pair(gold_path, pred_path, fmt, tag_column, tag_field, check_tokens)
+    gold, pred = read_pair(gold_path, pred_path, columns, check_tokens=check_tokens)
     return score(gold.tags, pred.tags, scheme)
 
 

@@ -43,8 +43,8 @@ from tagger.data.streaming import (
 )
 from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
+from tagger.decoding import decode
 from tagger.errors import DataError, TaggerError
-from tagger.prediction import decode
 from tagger.runtime import autocast, network_device
 from tagger.scoring import score
 

@@ -29,7 +29,7 @@ def package_modules() -> list[str]:
 
 
 def module_path(name: str) -> str | None:
-    """The file of the dotted module ``name`` (``tagger.data.conll`` -> ``tagger/data/conll.py``)."""
+    """The file of a dotted module name (``tagger.data.conll`` -> ``tagger/data/conll.py``)."""
     base = ROOT / Path(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():

@@ -9,9 +9,11 @@ import pytest
 import torch
 from conftest import WNUT_TRAIN, tiny_overrides
 
+from tagger.buffers import groups
 from tagger.config import load_config
 from tagger.data.batching import Encoded, document_batches
 from tagger.data.conll import Chunk, Sentence, read_sentences
+from tagger.decoding import decode
 from tagger.errors import TaggerError
 from tagger.model.attention import (
     AttentionLayer,
@@ -21,7 +23,7 @@ from tagger.model.attention import (
     by_document,
     from_documents,
 )
-from tagger.prediction import Tagger, _groups, decode
+from tagger.prediction import Tagger
 from tagger.training import train
 
 DIM = 6
@@ -143,9 +145,9 @@ def chunk(doc: int) -> Chunk:
 
 def test_groups_cut_between_documents_within_a_bound() -> None:
     chunks = [chunk(d) for d in [0, 0, 0, 1, 1, 2] + [3] * 9]
-    sizes = [[c.sentence.doc for c in g] for g in _groups(chunks, 2, whole_docs=True)]
+    sizes = [[c.sentence.doc for c in g] for g in groups(chunks, 2, whole_docs=True)]
     assert sizes == [[0, 0, 0], [1, 1], [2, 3, 3, 3], [3, 3, 3, 3], [3, 3]]
-    plain = [len(g) for g in _groups(chunks, 2)]
+    plain = [len(g) for g in groups(chunks, 2)]
     assert plain == [2, 2, 2, 2, 2, 2, 2, 1]
 
 

@@ -24,13 +24,13 @@ def run_dir(request, tmp_path_factory, wnut40):
 
 
 def test_export_and_onnx_runtime_give_identical_tags(run_dir, tmp_path):
-    from tagger.export import OnnxTagger, export_onnx
+    from tagger.export import export_onnx, load_onnx_tagger
 
     path = export_onnx(run_dir)
     assert path.is_file() and path.stat().st_size > 0
     dev = [s.tokens for s in read_sentences(str(ROOT / "data" / "wnut17" / "dev.conll"))]
     dev.append(["x"] * 300)  # a long sentence: the graph has no fixed length
-    assert OnnxTagger.load(run_dir).tag(dev) == Tagger.load(run_dir).tag(dev)
+    assert load_onnx_tagger(run_dir).tag(dev) == Tagger.load(run_dir).tag(dev)
 
 
 def test_cli_export_and_predict_runtime_onnx(run_dir, tmp_path):

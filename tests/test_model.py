@@ -308,13 +308,13 @@ def test_char_lstm_groups_equal_each_word_alone(count: int) -> None:
 def test_shared_char_table_equals_per_batch_chars(vocab, char_encoder: str) -> None:
     """Tagging computes character vectors once per distinct word of a buffer; the emissions
     match those of batches carrying their own words."""
-    from tagger.prediction import _batches
+    from tagger.decoding import batches
 
     net = network(vocab, char_encoder).eval()
     tokens = [s for s, _ in SENTENCES] + [["EU", "x", "Peter"], []]
     with torch.no_grad():
-        shared = list(_batches(net, vocab, tokens, 2, shared=True))
-        local = list(_batches(net, vocab, tokens, 2, shared=False))
+        shared = list(batches(net, vocab, tokens, 2, shared=True))
+        local = list(batches(net, vocab, tokens, 2, shared=False))
         assert [ids for ids, _, _ in shared] == [ids for ids, _, _ in local]
         assert all(table is None for _, _, table in local)
         table = shared[0][2]

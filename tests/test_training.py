@@ -17,7 +17,8 @@ import tagger.training as training
 from tagger.config import load_config
 from tagger.data.conll import read_sentences
 from tagger.data.schemes import convert, get_spans
-from tagger.prediction import Tagger, decode
+from tagger.decoding import TorchBackend, decode
+from tagger.prediction import Tagger
 from tagger.scoring import score
 
 EPOCHS = 8
@@ -169,14 +170,15 @@ def test_evaluate_honours_token_column(trained, tmp_path: Path) -> None:
     cfg.data.token_column = 1
     seen: list[list[str]] = []
 
-    class Spy(Tagger):
-        def _decode(self, sentences, docs=None):
+    class Spy(TorchBackend):
+        def tags(self, sentences, docs):
             seen.extend(list(s) for s in sentences)
-            return super()._decode(sentences, docs)
+            return super().tags(sentences, docs)
 
     path = tmp_path / "ids.conll"
     path.write_text("1\tEmpire\tB-location\n2\tState\tI-location\n3\trocks\tO\n", "utf-8")
-    Spy(cfg, base.vocab, base.network).evaluate(str(path))
+    spy = Spy(base.network, base.vocab)
+    Tagger(cfg, base.vocab, base.network, backend=spy).evaluate(str(path))
     assert seen == [["Empire", "State", "rocks"]]
 
 

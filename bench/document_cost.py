@@ -74,7 +74,7 @@ def measure(args: argparse.Namespace, train: Path, work: Path, name: str) -> dic
     shutil.rmtree(run, ignore_errors=True)
     loop, _ = training.build_loop(cfg, run, log=lambda _m: None)
     if force_documents:  # document batches for a network with no document-scope layer
-        loop.network.__class__ = type("Forced", (type(loop.network),), {"document_level": True})
+        loop.whole_documents = True
     loop.epoch(1)
     batches = loop.plan(copy.deepcopy(loop.rng))  # the timed epoch's
     started = time.perf_counter()

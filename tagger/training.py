@@ -422,6 +422,7 @@ class Loop:
         self.rng = random.Random(t.seed)
         self.lengths = train_set.lengths  # the per-sentence index; batches read Arrow rows
         self.docs = document_ids(train_set.data)
+        self.whole_documents = network.document_level  # batches of whole documents (settable)
         convert = tag_converter(vocab.scheme, vocab.model_scheme)
         width = cfg.model.max_word_length
         self.encoded = StreamingEncoded(vocab, train_set.data, convert, width)
@@ -521,7 +522,7 @@ class Loop:
     def plan(self, rng: random.Random) -> list[list[int]]:
         """One epoch's batches (sentence ids, all ranks'), in the order ``rng`` shuffles them."""
         size = self.cfg.train.batch_size * self.world.size
-        if self.network.document_level:  # attention across a document's sentences
+        if self.whole_documents:  # attention across a document's sentences
             return document_batches(self.docs, size, rng)
         return windows.cap(bucket_batches(self.lengths, size, rng), self.lengths)
 

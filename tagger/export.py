@@ -23,7 +23,7 @@ from tagger import decoding
 from tagger.data.batching import Batch
 from tagger.decoding import Decoded
 from tagger.errors import TaggerError
-from tagger.model.crf import viterbi
+from tagger.model.crf import viterbi_unpacked
 from tagger.prediction import Tagger
 
 ONNX = "model.onnx"
@@ -34,7 +34,7 @@ INSTALL_ONNX = (
 INPUTS = ("words", "casing", "chars", "char_index", "lengths")
 
 
-_viterbi = torch.jit.script(viterbi)  # a loop ONNX keeps as a Loop, not unrolled
+_viterbi = torch.jit.script(viterbi_unpacked)  # a loop ONNX keeps as a Loop, not unrolled
 
 
 class Decoder(nn.Module):

@@ -16,7 +16,7 @@ from tagger.data.conll import (
     Sentence,
     format_chunk,
     iter_chunks,
-    open_text,
+    iter_lines,
     read_sentences,
     require_sentences,
     write_lines_atomic,
@@ -377,17 +377,15 @@ def test_round_trip_reproduces_input(tmp_path: Path, fmt: str, text: str) -> Non
 # --- opening and writing files ---------------------------------------------------------------
 
 
-def test_open_text_bom_crlf_gzip(tmp_path: Path) -> None:
+def test_lines_bom_crlf_gzip(tmp_path: Path) -> None:
     plain = write(tmp_path, b"\xef\xbb\xbfa b\r\nc\r\n")
-    with open_text(plain) as stream:
-        assert stream.read() == "a b\nc\n"
+    assert list(iter_lines(plain)) == [(1, "a b"), (2, "c")]
     packed = tmp_path / "x.gz"
     packed.write_bytes(gzip.compress(b"\xef\xbb\xbfz\r\n"))
-    with open_text(packed) as stream:
-        assert stream.read() == "z\n"
-    bad = write(tmp_path, b"\xff\n", "bad.txt")
-    with open_text(bad) as stream, pytest.raises(UnicodeDecodeError):
-        stream.read()
+    assert list(iter_lines(packed)) == [(1, "z")]
+    bad = write(tmp_path, b"ok\n\xff\n", "bad.txt")
+    with pytest.raises(DataError, match=r"bad\.txt:2: not valid UTF-8"):
+        list(iter_lines(bad))
 
 
 class _FakeStdin:
@@ -402,8 +400,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", fake)
     assert [s.tokens for s in read_sentences("-")] == [["a"], ["b"]]
     fake.buffer.seek(0)
-    with open_text("-") as stream:
-        assert stream.readline() == "a O\n"
+    assert next(iter_lines("-")) == (1, "a O")
     assert not fake.buffer.closed
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from tagger.data.schemes import allowed_transitions
-from tagger.model.crf import ConstrainedCRF, viterbi
+from tagger.model import crf as crf_module
+from tagger.model.crf import ConstrainedCRF, Transitions, viterbi
 
 IOBES = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
 
@@ -73,7 +74,7 @@ def test_viterbi_equals_brute_force(k: int, trial: int) -> None:
     trans = torch.randn(k, k, generator=gen, dtype=torch.float64)
     end = torch.randn(k, generator=gen, dtype=torch.float64)
 
-    tags, scores = viterbi(emissions, mask, start, trans, end)
+    tags, scores = viterbi(emissions, mask, Transitions(start, trans, end))
 
     assert tags.shape == mask.shape and tags.dtype == torch.long
     for b, length in enumerate(lengths):
@@ -88,11 +89,17 @@ def test_viterbi_uses_end_transitions() -> None:
     emissions = torch.tensor([[[0.0, 0.0], [3.0, 0.0]]])
     mask = torch.ones(1, 2, dtype=torch.bool)
     zeros2 = torch.zeros(2)
-    tags, _ = viterbi(emissions, mask, zeros2, torch.zeros(2, 2), zeros2)
+    tags, _ = viterbi(emissions, mask, Transitions(zeros2, torch.zeros(2, 2), zeros2))
     assert tags[0, 1] == 0
-    tags, score = viterbi(emissions, mask, zeros2, torch.zeros(2, 2), torch.tensor([-10.0, 0.0]))
+    ends = torch.tensor([-10.0, 0.0])
+    tags, score = viterbi(emissions, mask, Transitions(zeros2, torch.zeros(2, 2), ends))
     assert tags[0, 1] == 1
     assert float(score[0]) == pytest.approx(0.0)
+
+
+def raw_parameters(crf: ConstrainedCRF) -> Transitions:
+    """The CRF's parameters without the constraints (its public attributes)."""
+    return Transitions(crf.start_transitions, crf.transitions, crf.end_transitions)
 
 
 def constrained_crf(seed: int) -> tuple[ConstrainedCRF, tuple]:
@@ -100,8 +107,8 @@ def constrained_crf(seed: int) -> tuple[ConstrainedCRF, tuple]:
     torch.manual_seed(seed)
     crf = ConstrainedCRF(len(IOBES), allowed)
     with torch.no_grad():  # larger than the default init, so that the scores matter
-        for name in ("start_transitions", "transitions", "end_transitions"):
-            crf._parameters[name].normal_()
+        for param in raw_parameters(crf):
+            param.normal_()
     return crf, allowed
 
 
@@ -128,15 +135,14 @@ def test_constrained_decoding_never_uses_forbidden_transitions(seed: int) -> Non
 
     with torch.no_grad():
         tags = crf.viterbi(emissions, mask)
-    raw = [crf._parameters[n].detach() for n in ("start_transitions", "transitions")]
-    raw.append(crf._parameters["end_transitions"].detach())
+    raw = [p.detach() for p in raw_parameters(crf)]
     for row, length in enumerate(lengths):
         path = tags[row, :length].tolist()
         assert path_allowed(path, allowed), [IOBES[t] for t in path]
         best, _ = brute_best(emissions[row, :length].double(), *[r.double() for r in raw], allowed)
         assert path == best
     # The unconstrained best path would have used a forbidden transition.
-    free = viterbi(emissions, mask, *raw)[0]
+    free = viterbi(emissions, mask, Transitions(*raw))[0]
     assert not all(
         path_allowed(free[row, :length].tolist(), allowed) for row, length in enumerate(lengths)
     )
@@ -157,10 +163,7 @@ def test_neg_log_likelihood_equals_brute_force(seed: int) -> None:
 
     nll = crf.neg_log_likelihood(emissions, tags, mask)
 
-    raw = [
-        crf._parameters[n].detach().double()
-        for n in ("start_transitions", "transitions", "end_transitions")
-    ]
+    raw = [p.detach().double() for p in raw_parameters(crf)]
     expected = []
     for row, (length, path) in enumerate(zip(lengths, gold_paths)):
         em = emissions[row, :length].double()
@@ -170,8 +173,8 @@ def test_neg_log_likelihood_equals_brute_force(seed: int) -> None:
 
     nll.backward()
     start, pairs, end = (torch.tensor(a) for a in allowed)
-    grads = {n: crf._parameters[n].grad for n in ("start_transitions", "transitions")}
-    grads["end_transitions"] = crf._parameters["end_transitions"].grad
+    names = ("start_transitions", "transitions", "end_transitions")
+    grads = {n: getattr(crf, n).grad for n in names}
     assert grads["start_transitions"][~start].eq(0).all()
     assert grads["transitions"][~pairs].eq(0).all()
     assert grads["end_transitions"][~end].eq(0).all()
@@ -193,7 +196,7 @@ def test_state_dict_keys_are_pytorch_crf_names() -> None:
     }
     # The stored parameters are the raw ones, not the masked views.
     assert state["transitions"].min() > -100
-    assert crf.transitions.min().item() == pytest.approx(-10000.0)
+    assert crf.parameters_masked().pairs.min().item() == pytest.approx(-10000.0)
     # A fresh CRF loads them and then decodes identically.
     other = ConstrainedCRF(len(IOBES), allowed_transitions(IOBES, "iobes"))
     other.load_state_dict(state)
@@ -205,7 +208,7 @@ def test_state_dict_keys_are_pytorch_crf_names() -> None:
 def test_unconstrained_crf_allows_everything() -> None:
     crf = ConstrainedCRF(3)
     assert crf.allowed_pairs.all() and crf.allowed_start.all() and crf.allowed_end.all()
-    assert torch.equal(crf.transitions, crf._parameters["transitions"])
+    assert torch.equal(crf.parameters_masked().pairs, crf.transitions)
 
 
 def test_padded_batch_decodes_like_each_sentence_alone() -> None:
@@ -233,9 +236,8 @@ def test_nbest_equals_brute_force_ranking(seed: int) -> None:
     emissions = emissions.float()
     k = 6
     with torch.no_grad():
-        paths, scores = nbest_viterbi(emissions, mask, *crf.parameters_masked(), k)
-    raw = [crf._parameters[n].detach().double() for n in ("start_transitions", "transitions")]
-    raw.append(crf._parameters["end_transitions"].detach().double())
+        paths, scores = nbest_viterbi(emissions, mask, crf.parameters_masked(), k)
+    raw = [p.detach().double() for p in raw_parameters(crf)]
     for row, length in enumerate(lengths):
         ranked = sorted(
             (
@@ -264,9 +266,9 @@ def test_marginals_equal_brute_force(seed: int) -> None:
     gen = torch.Generator().manual_seed(seed)
     lengths = [3, 1, 4]
     emissions, mask = random_batch(gen, len(IOBES), lengths)
-    probs, log_z = marginals(emissions, mask, *[p.double() for p in crf.parameters_masked()])
-    raw = [crf._parameters[n].detach().double() for n in ("start_transitions", "transitions")]
-    raw.append(crf._parameters["end_transitions"].detach().double())
+    masked = Transitions._make(p.double() for p in crf.parameters_masked())
+    probs, log_z = marginals(emissions, mask, masked)
+    raw = [p.detach().double() for p in raw_parameters(crf)]
     for row, length in enumerate(lengths):
         em = emissions[row, :length]
         expected = torch.zeros(length, len(IOBES), dtype=torch.float64)
@@ -296,7 +298,7 @@ def test_scaled_forward_equals_log_space_recursion(dtype: torch.dtype) -> None:
     for fn in (log_partition, _log_space_forward):
         em = emissions.clone().requires_grad_(True)
         params = [p.detach().to(dtype).requires_grad_(True) for p in crf.parameters_masked()]
-        log_z = fn(em, mask, *params)
+        log_z = fn(em, mask, Transitions(*params))
         (log_z * torch.arange(1, 6, dtype=dtype)).sum().backward()
         results.append([log_z.detach(), em.grad] + [p.grad for p in params])
     tol = 1e-4 if dtype == torch.float32 else 1e-9
@@ -314,7 +316,115 @@ def test_log_partition_falls_back_when_a_step_underflows() -> None:
     transitions = torch.tensor([[0.0, -200.0], [-10000.0, -10000.0]])
     from tagger.model.crf import _scaled_forward, log_partition
 
-    assert not bool(_scaled_forward(emissions, mask, start, transitions, end)[1])
-    log_z = log_partition(emissions, mask, start, transitions, end)
+    trans = Transitions(start, transitions, end)
+    assert not bool(_scaled_forward(emissions, mask, trans)[1])
+    log_z = log_partition(emissions, mask, trans)
     expected = brute_log_z(emissions[0].double(), start, transitions, end)
     assert log_z.item() == pytest.approx(expected, abs=1e-3)
+
+
+def reference_crf(crf: ConstrainedCRF):
+    """pytorch-crf's CRF with the same (unconstrained) parameters: the reference."""
+    from torchcrf import CRF
+
+    reference = CRF(crf.num_tags, batch_first=True).double()
+    reference.load_state_dict({n: p.detach() for n, p in crf.named_parameters()})
+    return reference
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 2), (3, 4, 3), (6, 9, 5), (8, 15, 9), (2, 30, 4)])
+def test_likelihood_and_viterbi_equal_pytorch_crf(shape: tuple[int, int, int]) -> None:
+    """On random unconstrained parameters, emissions and gold tags over ragged masks: the same
+    log-likelihood (per sentence and mean), gradients and best paths as pytorch-crf."""
+    batch, width, k = shape
+    gen = torch.Generator().manual_seed(sum(shape))
+    torch.manual_seed(sum(shape))
+    crf = ConstrainedCRF(k).double()
+    with torch.no_grad():
+        for param in raw_parameters(crf):
+            param.normal_()
+    lengths = torch.randint(1, width + 1, (batch,), generator=gen).tolist()
+    lengths[0] = width  # one full row; the rest ragged
+    emissions, mask = random_batch(gen, k, lengths)
+    tags = torch.randint(0, k, (batch, width), generator=gen)
+    reference = reference_crf(crf)
+
+    em = emissions.clone().requires_grad_(True)
+    nll = crf.neg_log_likelihood(em, tags, mask)
+    nll.backward()
+    em_ref = emissions.clone().requires_grad_(True)
+    ref_nll = -reference(em_ref, tags, mask, reduction="mean")
+    ref_nll.backward()
+    assert nll.item() == pytest.approx(ref_nll.item(), rel=1e-9, abs=1e-9)
+    assert torch.allclose(em.grad, em_ref.grad, atol=1e-9)
+    for name, param in crf.named_parameters():
+        theirs = getattr(reference, name).grad  # None where unused (one-token batches)
+        theirs = torch.zeros_like(param) if theirs is None else theirs
+        assert torch.allclose(param.grad, theirs, atol=1e-9), name
+
+    scores = crf.parameters_masked()
+    gold = crf_module.path_score(emissions, tags, mask, scores)
+    ours = gold - crf_module.log_partition(emissions, mask, scores)
+    theirs = reference(emissions, tags, mask, reduction="none")
+    assert torch.allclose(ours, theirs, atol=1e-9)
+
+    best = crf.viterbi(emissions, mask)
+    for row, path in enumerate(reference.decode(emissions, mask)):
+        assert best[row, : lengths[row]].tolist() == path
+
+
+def test_inputs_are_validated() -> None:
+    crf = ConstrainedCRF(3)
+    emissions = torch.randn(2, 4, 3)
+    tags = torch.zeros(2, 4, dtype=torch.long)
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    crf.neg_log_likelihood(emissions, tags, mask)  # well-formed: no error
+    bad = [
+        ((emissions[0], tags, mask), r"emissions must be \(B, T, 3\), got \(4, 3\)"),
+        ((torch.randn(2, 4, 5), tags, mask), r"emissions must be \(B, T, 3\), got \(2, 4, 5\)"),
+        ((emissions, tags[:, :3], mask), r"tags must be \(B, T\) = \(2, 4\).*got \(2, 3\)"),
+        ((emissions, tags.int(), mask), "tags must be torch.long"),
+        ((emissions, tags, mask[:1]), r"mask must be \(B, T\) = \(2, 4\).*got \(1, 4\)"),
+        ((emissions, tags, mask.byte()), "mask must be torch.bool"),
+        ((emissions, tags, mask.index_fill(1, torch.tensor([0]), False)), "first timestep"),
+    ]
+    for args, message in bad:
+        with pytest.raises(ValueError, match=message):
+            crf.neg_log_likelihood(*args)
+    with pytest.raises(ValueError, match="first timestep"):
+        crf.viterbi(torch.randn(2, 0, 3), torch.ones(2, 0, dtype=torch.bool))
+    with pytest.raises(ValueError, match="mask must be torch.bool"):
+        crf.viterbi(emissions, mask.float())
+
+
+def test_models_saved_by_the_pytorch_crf_subclass_load_and_decode_alike(tmp_path) -> None:
+    """Models saved before the CRF stood on its own hold pytorch-crf's parameter names (a
+    ``torchcrf.CRF`` state dict) beside the masks: the new module loads such a safetensors file
+    strictly and decodes as that CRF did, with the constraints (brute force)."""
+    from safetensors.torch import load_file, save_file
+    from torchcrf import CRF
+
+    allowed = allowed_transitions(IOBES, "iobes")
+    torch.manual_seed(5)
+    old = CRF(len(IOBES), batch_first=True)
+    with torch.no_grad():
+        for param in old.parameters():
+            param.normal_()
+    state = dict(old.state_dict())
+    masks = ConstrainedCRF(len(IOBES), allowed).state_dict()
+    state |= {name: masks[name] for name in ("allowed_start", "allowed_pairs", "allowed_end")}
+    save_file(state, tmp_path / "model.safetensors")
+
+    crf = ConstrainedCRF(len(IOBES), allowed)
+    crf.load_state_dict(load_file(tmp_path / "model.safetensors"))  # strict: same keys
+    assert torch.equal(crf.transitions, old.transitions)
+    gen = torch.Generator().manual_seed(5)
+    lengths = [4, 1, 3]
+    emissions, mask = random_batch(gen, len(IOBES), lengths)
+    with torch.no_grad():
+        tags = crf.viterbi(emissions.float(), mask)
+    raw = [old.start_transitions, old.transitions, old.end_transitions]
+    raw = [p.detach().double() for p in raw]
+    for row, length in enumerate(lengths):
+        best, _ = brute_best(emissions[row, :length], *raw, allowed)
+        assert tags[row, :length].tolist() == best

@@ -15,14 +15,8 @@ from tagger.data.batching import Encoded, document_batches
 from tagger.data.conll import Chunk, Sentence, read_sentences
 from tagger.decoding import decode
 from tagger.errors import TaggerError
-from tagger.model.attention import (
-    AttentionLayer,
-    GlobalAttention,
-    MultiHeadSelfAttention,
-    StackedBiLSTM,
-    by_document,
-    from_documents,
-)
+from tagger.model.attention import GlobalAttention, MultiHeadSelfAttention
+from tagger.model.context import ContextBiLSTM, ContextLayer, by_document, from_documents
 from tagger.prediction import Tagger
 from tagger.training import train
 
@@ -38,14 +32,14 @@ def batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(params=["global", "multihead", "bilstm", "bilstm-hidden"])
-def layer(request: pytest.FixtureRequest) -> AttentionLayer:
+def layer(request: pytest.FixtureRequest) -> ContextLayer:
     """A document-scope layer of each kind that offers the scope."""
     torch.manual_seed(1)
     if request.param == "global":
         return GlobalAttention(DIM, size=4, dropout=0.0, scope="document").eval()
     if request.param.startswith("bilstm"):
         hidden = 3 if request.param == "bilstm-hidden" else None
-        return StackedBiLSTM(DIM, dropout=0.0, scope="document", hidden=hidden).eval()
+        return ContextBiLSTM(DIM, dropout=0.0, scope="document", hidden=hidden).eval()
     return MultiHeadSelfAttention(
         DIM, heads=2, dropout=0.0, position="relative", scope="document"
     ).eval()
@@ -66,7 +60,7 @@ def test_document_bilstm_reads_a_document_as_one_sequence(hidden: int | None) ->
     """Each token's state equals the BiLSTM run over its document's tokens in reading order
     (with ``hidden``: H units per direction, projected back to D)."""
     x, mask = batch()
-    layer = StackedBiLSTM(DIM, dropout=0.0, scope="document", hidden=hidden).eval()
+    layer = ContextBiLSTM(DIM, dropout=0.0, scope="document", hidden=hidden).eval()
     assert layer.lstm.out_dim == 2 * (hidden or DIM // 2)
     docs = torch.tensor([0, 1, 0, 1])
     out, _ = layer(x, mask, docs)
@@ -79,7 +73,7 @@ def test_document_bilstm_reads_a_document_as_one_sequence(hidden: int | None) ->
         assert torch.allclose(torch.cat([out[i][mask[i]] for i in rows]), alone[0], atol=1e-5)
 
 
-def test_one_document_per_sentence_equals_sentence_scope(layer: AttentionLayer) -> None:
+def test_one_document_per_sentence_equals_sentence_scope(layer: ContextLayer) -> None:
     x, mask = batch()
     attention = layer
     alone, _ = attention(x, mask, torch.arange(4))
@@ -88,7 +82,7 @@ def test_one_document_per_sentence_equals_sentence_scope(layer: AttentionLayer) 
     assert torch.allclose(alone[mask], sentence[mask], atol=1e-6)
 
 
-def test_tokens_see_their_document_and_only_it(layer: AttentionLayer) -> None:
+def test_tokens_see_their_document_and_only_it(layer: ContextLayer) -> None:
     x, mask = batch()
     attention = layer
     docs = torch.tensor([0, 0, 1, 1])
@@ -100,7 +94,7 @@ def test_tokens_see_their_document_and_only_it(layer: AttentionLayer) -> None:
     assert torch.allclose(after[2:][mask[2:]], before[2:][mask[2:]], atol=1e-6)  # document 1 not
 
 
-def test_output_does_not_depend_on_other_documents_in_the_batch(layer: AttentionLayer) -> None:
+def test_output_does_not_depend_on_other_documents_in_the_batch(layer: ContextLayer) -> None:
     x, mask = batch()
     attention = layer
     together, _ = attention(x, mask, torch.tensor([0, 0, 1, 1]))

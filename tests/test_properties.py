@@ -31,15 +31,15 @@ def test_constrained_viterbi_equals_brute_force(scheme, lengths, seed):
     torch.manual_seed(seed)
     crf = ConstrainedCRF(len(labels), allowed)
     with torch.no_grad():
-        for name in ("start_transitions", "transitions", "end_transitions"):
-            crf._parameters[name].normal_(0, 2)
+        for param in (crf.start_transitions, crf.transitions, crf.end_transitions):
+            param.normal_(0, 2)
     width = max(lengths)
     emissions = torch.randn(len(lengths), width, len(labels)) * 3  # (B, T, K)
     mask = torch.arange(width).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)  # (B, T)
     with torch.no_grad():
         tags = crf.viterbi(emissions, mask)
-    raw = [crf._parameters[n].detach().double() for n in ("start_transitions", "transitions")]
-    raw.append(crf._parameters["end_transitions"].detach().double())
+    raw = [crf.start_transitions, crf.transitions, crf.end_transitions]
+    raw = [p.detach().double() for p in raw]
     for row, length in enumerate(lengths):
         best, _ = brute_best(emissions[row, :length].double(), *raw, allowed)
         assert tags[row, :length].tolist() == best

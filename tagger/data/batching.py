@@ -169,10 +169,9 @@ def bucket_batches(
 
     Without ``rng`` (tagging): sorted by length, longest first; a batch also ends before a
     sentence shorter than ``(longest - 1) / (1 + slack)``, so padding stays under about
-    ``slack`` (CoNLL-2003 test, batch 64: 13% padding -> 3%, 54 -> 59 batches, about 8%
-    faster decoding, measured in one process at 1 thread). With ``rng``: indices are shuffled,
-    sorted by length within pools of ``pool_batches`` batches, and the batches shuffled, so
-    that epochs differ but padding stays small.
+    ``slack`` (a few more batches, much less padding: ``docs/performance.md``). With ``rng``:
+    indices are shuffled, sorted by length within pools of ``pool_batches`` batches, and the
+    batches shuffled, so that epochs differ but padding stays small.
     """
     order = list(range(len(lengths)))
     if rng is None:
@@ -197,10 +196,10 @@ def document_batches(
     document of more than ``batch_size`` sentences is cut into pieces of ``batch_size`` (only a
     document's last piece is shorter, so two pieces of one document never share a batch). The
     pieces are packed best-fit decreasing: largest first, each into the fullest batch it fits,
-    so that batches hold close to ``batch_size`` sentences (CoNLL-2003's first 3,000 training
-    sentences, batch 32: 89 batches, where packing the pieces in order gave 109-113, by the
-    shuffle, and the bound is 88). With ``rng`` the pieces are shuffled first, which breaks ties
-    between pieces of one size at random, and the batches are shuffled, so that epochs differ.
+    so that batches hold close to ``batch_size`` sentences (packing in order leaves many
+    half-empty: ``docs/performance.md``). With ``rng`` the pieces are shuffled first, which
+    breaks ties between pieces of one size at random, and the batches are shuffled, so that
+    epochs differ.
     """
     pieces: list[list[int]] = []
     for i, doc in enumerate(docs):

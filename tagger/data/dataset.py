@@ -15,8 +15,6 @@ from typing import Any
 
 from tagger.errors import DataError, TaggerError
 
-COLUMNS = ("tokens", "tags", "doc", "line")
-
 
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's bytes."""

@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tagger.data.conll import _decode_block as decode_block  # the reader's own decoding
-from tagger.data.conll import _open_binary as open_binary
-from tagger.data.conll import iter_lines
+from tagger.data.lines import decode_block, iter_lines, open_binary  # the reader's own decoding
 from tagger.errors import DataError
 
 PEEK_LINES = 200

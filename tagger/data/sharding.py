@@ -14,7 +14,7 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator
 
-from tagger.data.conll import Chunk
+from tagger.data.chunks import Chunk
 from tagger.errors import DataError, TaggerError
 
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")

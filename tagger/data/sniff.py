@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.data.conll import CONLLU_FIELDS, DOCSTART, Chunk, conllu_tag
+from tagger.data.chunks import DOCSTART, Chunk
+from tagger.data.conllu import CONLLU_FIELDS, conllu_tag
 from tagger.data.peek import PeekedLines, head_lines
 from tagger.errors import DataError, TaggerError
 

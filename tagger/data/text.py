@@ -34,7 +34,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tagger.data.conll import Chunk, Sentence, iter_lines
+from tagger.data.chunks import Chunk, Sentence
+from tagger.data.lines import iter_lines
 from tagger.errors import TaggerError
 
 SPLITS = ("sentences", "wrapped", "lines", "pretokenized")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.data.conll import MAX_LINE
+from tagger.data.lines import MAX_LINE
 from tagger.errors import DataError
 
 

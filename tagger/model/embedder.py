@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -72,41 +74,45 @@ class CharLSTM(nn.Module):
 
 
 # The character BiLSTM's cost model (H=25, one CPU thread): a call costs about as much as 150
-# row-steps; rows come in multiples of 16. Chosen by timing forward + backward over the 94 batches
-# of the speed benchmark's CoNLL-2003 slice (call 50-500, quantum 8/16/32): 0.8-0.9 s, against
-# 2.3 s for the fixed 128-word chunks this replaced.
+# row-steps; rows come in multiples of 16. Chosen by timing (``docs/performance.md``, "Where the
+# code's choices were measured").
 CHAR_COST = Cost(call=150.0, step=0.0, quantum=16)
+
+
+@dataclass(frozen=True)
+class WordVectors:
+    """The word embedding table: its size and how it starts and trains.
+
+    ``count`` words (id 0 is padding, 1 unknown) of ``dim`` values (the pretrained size when
+    ``pretrained`` (count, dim) is given); ``freeze`` keeps them fixed. ``static_copy`` also feeds
+    a frozen copy of the initial vectors beside the trained ones (Kim 2014's static channel):
+    fine-tuning moves the training words' vectors away from the pretrained space, while words
+    seen only at test time keep their pretrained vectors; the static copy gives every word a
+    vector the network learnt to read.
+    """
+
+    count: int
+    dim: int
+    pretrained: torch.Tensor | None = None
+    freeze: bool = False
+    static_copy: bool = False
 
 
 class Embedder(nn.Module):
     """Concatenate word, casing and character features of each token.
 
     Args:
-        n_words, n_chars: vocabulary sizes (id 0 is padding, 1 unknown).
-        word_dim: word vector size (the pretrained size when ``pretrained`` is given).
-        pretrained: optional (n_words, word_dim) initial word vectors.
-        freeze: keep the word vectors fixed.
-        static_copy: also feed a frozen copy of the initial vectors beside the trained ones
-            (Kim 2014's static channel). Fine-tuning moves the training words' vectors away from
-            the pretrained space, while words seen only at test time keep their pretrained
-            vectors; the static copy gives every word a vector the network learnt to read.
+        cfg: the ``model`` section (casing and character encoder sizes, word dropout).
+        words: the word vectors' table; n_chars: character vocabulary size.
     """
 
-    def __init__(
-        self,
-        cfg: ModelConfig,
-        n_words: int,
-        n_chars: int,
-        word_dim: int,
-        pretrained: torch.Tensor | None = None,
-        freeze: bool = False,
-        static_copy: bool = False,
-    ) -> None:
+    def __init__(self, cfg: ModelConfig, words: WordVectors, n_chars: int) -> None:
         super().__init__()
+        n_words, word_dim, static_copy = words.count, words.dim, words.static_copy
         self.words = nn.Embedding(n_words, word_dim, padding_idx=0)
-        if pretrained is not None:
-            self.words.weight.data.copy_(pretrained)
-        self.words.weight.requires_grad_(not freeze)
+        if words.pretrained is not None:
+            self.words.weight.data.copy_(words.pretrained)
+        self.words.weight.requires_grad_(not words.freeze)
         self.static: nn.Embedding | None = None
         if static_copy:
             self.static = nn.Embedding(n_words, word_dim, padding_idx=0)

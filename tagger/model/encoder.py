@@ -1,16 +1,15 @@
 """The BiLSTM encoder, run on padded batches without packing.
 
-``pack_padded_sequence`` sends CPU LSTMs down a per-time-step path about twice as slow as the
-fused oneDNN kernel that dense input gets (measured: 156 ms against 80 ms for a forward and
-backward pass at B=32, T=30, H=256, one thread). So both directions run as one dense
-bidirectional ``torch.lstm`` call, and padding is made harmless instead of skipped: an extra
-input channel, 1 on padding, meets a column of -1e4 in the input-gate rows of both directions'
-input weights (zero elsewhere), so on padding the input gate is exactly 0 and a zero state stays
-exactly zero. The backward direction, which reads the padding first, thus reaches each sentence's
-last token in its initial state, as if the sentence ran alone; on real tokens the channel is 0
-and changes nothing. (nn.LSTM has no per-sequence lengths short of packing.) ONNX export traces
-the older form: two one-way LSTMs, the backward one reading each sentence reversed within its
-length.
+``pack_padded_sequence`` sends CPU LSTMs down a per-time-step path slower than the fused oneDNN
+kernel that dense input gets (``docs/performance.md``, "Where the code's choices were measured").
+So both directions run as one dense bidirectional ``torch.lstm`` call, and padding is made harmless
+instead of skipped: an extra input channel, 1 on padding, meets a column of -1e4 in the input-gate
+rows of both directions' input weights (zero elsewhere), so on padding the input gate is exactly 0
+and a zero state stays exactly zero. The backward direction, which reads the padding first, thus
+reaches each sentence's last token in its initial state, as if the sentence ran alone; on real
+tokens the channel is 0 and changes nothing. (nn.LSTM has no per-sequence lengths short of
+packing.) ONNX export traces the older form: two one-way LSTMs, the backward one reading each
+sentence reversed within its length.
 """
 
 from __future__ import annotations
@@ -118,18 +117,21 @@ WORD_COST = Cost(call=0.0, step=8.0)  # a BiLSTM time step costs about as much a
 # in it (H=256, CPU; a rough estimate, not tuned)
 
 
-def length_groups(lengths: list[int], worth: float = 0.7) -> list[tuple[list[int], int]] | None:
+def length_groups(
+    lengths: list[int], max_relative_cost: float = 0.7
+) -> list[tuple[list[int], int]] | None:
     """Split rows into groups of similar length when that saves enough LSTM work.
 
     Returns ``(row indices, width)`` per group (:func:`tagger.model.grouping.cheapest_split`
-    under ``WORD_COST``), or None when the split costs more than ``worth`` times one call
-    (sentence-bucketed batches: one call keeps one shape, whose oneDNN kernel is cached).
+    under ``WORD_COST``), or None when the split would cost more than ``max_relative_cost`` times
+    one padded call (sentence-bucketed batches: one call keeps one shape, whose oneDNN kernel is
+    cached).
     """
     single = WORD_COST.of(len(lengths), max(lengths, default=0))
-    if len(lengths) < 2 or sum(lengths) > worth * single:  # no split can cost less than this
+    if len(lengths) < 2 or sum(lengths) > max_relative_cost * single:  # no split is cheaper
         return None
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     groups, total = cheapest_split([lengths[i] for i in order], WORD_COST)
-    if total > worth * single:
+    if total > max_relative_cost * single:
         return None
     return [(order[begin:end], width) for begin, end, width in groups]

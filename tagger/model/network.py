@@ -11,7 +11,7 @@ from tagger.data.schemes import allowed_transitions
 from tagger.model.attention import LabelAttention, build_attention
 from tagger.model.crf import ConstrainedCRF, marginals, nbest_viterbi
 from tagger.model.dropout import Dropout
-from tagger.model.embedder import Embedder
+from tagger.model.embedder import Embedder, WordVectors
 from tagger.model.encoder import BiLSTM
 
 
@@ -25,7 +25,7 @@ class TaggerNetwork(nn.Module):
             decides the CRF's forbidden transitions when ``cfg.constrain`` is set.
         pretrained: optional (n_words, word_dim) initial word vectors.
         freeze_words: keep the word vectors fixed; static_copy: also feed a frozen copy of them
-            (see :class:`tagger.model.embedder.Embedder`).
+            (see :class:`tagger.model.embedder.WordVectors`).
     """
 
     def __init__(
@@ -42,9 +42,8 @@ class TaggerNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.max_word_length = cfg.max_word_length
-        self.embedder = Embedder(
-            cfg, n_words, n_chars, word_dim, pretrained, freeze_words, static_copy
-        )
+        words = WordVectors(n_words, word_dim, pretrained, freeze_words, static_copy)
+        self.embedder = Embedder(cfg, words, n_chars)
         self.dropout = Dropout(cfg.dropout)
         self.lstm = BiLSTM(self.embedder.out_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout)
         size = self.lstm.out_dim
@@ -56,8 +55,9 @@ class TaggerNetwork(nn.Module):
 
     def encode(
         self, batch: Batch, char_table: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Token states (B, T, 2H) and each attention layer's weights (None while training).
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Token states (B, T, 2H) and each attention layer's weights for inspection (None where
+        a layer has none: a ``bilstm`` layer always, local and multi-head attention in training).
 
         ``char_table`` (U, F): character vectors computed ahead for the rows ``batch.char_index``
         points at (tagging computes them once per buffer); by default from ``batch.chars``.
@@ -110,9 +110,9 @@ class TaggerNetwork(nn.Module):
         p(y_t = j | x) by forward-backward.
         """
         emissions = self.emissions(batch, char_table)  # (B, T, K)
-        params = self.crf.parameters_masked()
-        paths, scores = nbest_viterbi(emissions, batch.mask, *params, k)  # (B, k, T), (B, k)
-        probs, log_z = marginals(emissions, batch.mask, *params)  # (B, T, K), (B,)
+        trans = self.crf.parameters_masked()
+        paths, scores = nbest_viterbi(emissions, batch.mask, trans, k)  # (B, k, T), (B, k)
+        probs, log_z = marginals(emissions, batch.mask, trans)  # (B, T, K), (B,)
         return {
             "paths": paths,
             "path_probs": (scores - log_z.unsqueeze(1)).exp(),

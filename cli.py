@@ -16,6 +16,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from tagger.data.chunks import FORMATS
+from tagger.data.sniff import WRITE_MODES
+from tagger.data.text import SPLITS
+from tagger.records import OUTPUT_FORMATS
+
 app = typer.Typer(
     help="Train, apply and score BiLSTM-attention-CRF sequence taggers (NER, chunking, POS).\n\n"
     "Example: tagger train configs/demo.yaml --output runs/demo && "
@@ -31,30 +36,15 @@ app.add_typer(init_app, name="init")
 T = TypeVar("T")
 
 
-class InputFormat(str, Enum):
-    conll = "conll"
-    conllu = "conllu"
-    text = "text"
+def _choices(name: str, values: tuple[str, ...]) -> Any:
+    """A str Enum for typer from a library table of names (the table is the one source)."""
+    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
 
 
-class WriteMode(str, Enum):
-    auto = "auto"
-    replace = "replace"
-    append = "append"
-    gold_pred = "gold-pred"
-
-
-class OutputFormat(str, Enum):
-    conll = "conll"
-    jsonl = "jsonl"
-    standoff = "standoff"
-
-
-class Split(str, Enum):
-    sentences = "sentences"
-    wrapped = "wrapped"
-    lines = "lines"
-    pretokenized = "pretokenized"
+InputFormat = _choices("InputFormat", FORMATS)
+OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
+Split = _choices("Split", SPLITS)
+WriteMode = _choices("WriteMode", WRITE_MODES)
 
 
 class Runtime(str, Enum):
@@ -234,9 +224,14 @@ def train(
         _check_train_arguments(config, output, resume, set_, overwrite)
         root = [f"data.root={data_root}"] if data_root else []
         cfg = None if resume else load_config(config, [*root, *(set_ or [])])
-        log = (lambda _msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
         progress = not quiet and sys.stderr.isatty()
-        return run_training(cfg, resume or output, progress, log, resume is not None, overwrite)
+
+        def log(message: str) -> None:  # --quiet: warnings only
+            if not quiet or message.startswith("warning:"):
+                typer.echo(message, err=True)
+
+        options = {"progress": progress, "log": log, "overwrite": overwrite}
+        return run_training(cfg, resume or output, resume=resume is not None, **options)
 
     def how_to_resume() -> str:
         run_dir = resume or output

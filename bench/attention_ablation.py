@@ -36,7 +36,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
     from tagger.config import load_config
     from tagger.prediction import Tagger
-    from tagger.training import load_split, train
+    from tagger.training import train
+    from tagger.training_data import load_split
 
     torch.set_num_threads(job["threads"])
     data, out = Path(job["data"]), Path(job["out"])

@@ -143,7 +143,7 @@ def batch_rate(tmp: Path, corpus: Path, batches: int = 200, size: int = 200) -> 
     from tagger.data.dataset import load_corpus
     from tagger.data.streaming import StreamingEncoded
     from tagger.data.vocab import Vocab
-    from tagger.training import tag_converter
+    from tagger.training_data import tag_converter
 
     data = load_corpus(str(corpus), cache_dir=str(tmp / "cache"))
     vocab = Vocab.from_dict(json.loads((tmp / "run" / "vocab.json").read_text()))

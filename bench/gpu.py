@@ -21,7 +21,8 @@ from tagger.archive import build_network
 from tagger.config import load_config
 from tagger.prediction import Tagger
 from tagger.runtime import pick_device
-from tagger.training import Loop, load_split, prepare_vocab, resolve_schemes
+from tagger.training import Loop
+from tagger.training_data import load_split, prepare_vocab, resolve_schemes
 
 
 def sync() -> None:
@@ -47,7 +48,7 @@ def measure(data: Path, precision: str, attention: str, batch: int, out: Path, d
     scheme, model_scheme = resolve_schemes(cfg, train_set)
     vocab, matrix, dim = prepare_vocab(cfg, train_set, [test_set], scheme, model_scheme)
     network = build_network(cfg, vocab, dim, pretrained=matrix).to(pick_device(device))
-    loop = Loop(cfg, vocab, network, train_set, test_set, out, False, print)
+    loop = Loop(cfg, vocab, network, train_set, test_set, out, log=print)
     loop.epoch(1)  # warm-up: allocator, cuDNN plans
     sync()
     started = time.perf_counter()

@@ -573,13 +573,8 @@ def tagger_config(spec: dict[str, Any], work: str) -> Any:
 
 def worker_tagger_train(spec: dict[str, Any]) -> dict[str, Any]:
     from tagger.archive import build_network, save_model
-    from tagger.training import (
-        Loop,
-        load_split,
-        prepare_vocab,
-        resolve_schemes,
-        seed_everything,
-    )
+    from tagger.training import Loop, seed_everything
+    from tagger.training_data import load_split, prepare_vocab, resolve_schemes
 
     model = Path(spec["model"])
     cfg = tagger_config(spec, str(model.parent / "arrow-cache"))
@@ -589,7 +584,7 @@ def worker_tagger_train(spec: dict[str, Any]) -> dict[str, Any]:
     scheme, model_scheme = resolve_schemes(cfg, train_set)
     vocab, matrix, dim = prepare_vocab(cfg, train_set, [], scheme, model_scheme)
     network = build_network(cfg, vocab, dim, pretrained=matrix)
-    loop = Loop(cfg, vocab, network, train_set, train_set, model, False, lambda _m: None)
+    loop = Loop(cfg, vocab, network, train_set, train_set, model, log=lambda _m: None)
     prep_s = time.perf_counter() - started
     repeats = []
     for epoch in range(1, spec["repeat"] + 1):  # the fastest epoch counts

@@ -9,8 +9,12 @@ atomically, so a kill at any moment leaves the previous epoch's state intact.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from tagger.errors import TaggerError
 FOLDER, CONFIG, STATE = "checkpoint", "config.json", "state.pt"
 
 
-def check_free(run_dir: Path, overwrite: bool = False) -> bool:
+def check_free(run_dir: Path, *, overwrite: bool = False) -> bool:
     """Refuse to train into ``run_dir`` when it holds a trained model, unless ``overwrite``;
     returns whether it holds one (that a new run with ``overwrite`` will replace)."""
     check_folder(run_dir)
@@ -54,26 +58,20 @@ def read_config(run_dir: Path) -> Config:
         raise TaggerError(f"{path}: damaged checkpoint config: {exc}") from None
 
 
-def save(run_dir: Path, loop: Any) -> None:
-    """Write the loop's full state after an epoch."""
-    import torch
+@dataclass
+class TrainState:
+    """What a run needs to continue after its last finished epoch as if never stopped."""
 
-    state = {
-        "epoch_done": loop.epoch_done,
-        "finished": loop.finished,
-        "best": loop.best,
-        "best_epoch": loop.best_epoch,
-        "metrics": json.dumps(loop.metrics),
-        "network": loop.network.state_dict(),
-        "optimizer": loop.optimizer.state_dict(),
-        "scheduler": loop.scheduler.state_dict(),
-        "rng_python": loop.rng.getstate(),  # the batch order; dropout is reseeded each epoch
-    }
-    if loop.averaged is not None:
-        state["averaged"] = loop.averaged.state_dict()
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(run_dir / FOLDER / STATE, buffer.getvalue())
+    epoch_done: int
+    finished: bool  # early stopping decided
+    best: float  # the kept epoch's selection score
+    best_epoch: int
+    metrics: list[dict[str, Any]]  # metrics.jsonl's entries so far
+    network: dict[str, Any]  # state dicts: tensors and plain values
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    rng_python: tuple  # random.Random's state: the batch order (dropout is reseeded each epoch)
+    averaged: dict[str, Any] | None = None  # the weight average (train.ema), if any
 
 
 # The plain fields of state.pt and their types (the tensors are checked by load_state_dict).
@@ -85,30 +83,47 @@ FIELDS = {
     "metrics": str,
     "rng_python": tuple,
 }
+TENSORS = ("network", "optimizer", "scheduler")
 
 
-def restore(run_dir: Path, loop: Any) -> bool:
-    """Load the saved state into ``loop``; False when no epoch had finished."""
+def save(run_dir: Path, state: TrainState) -> None:
+    """Write ``state`` after an epoch (the metrics as JSON text, so that no pickled object is
+    needed to read them back)."""
+    import torch
+
+    raw = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}  # no deep copy
+    raw["metrics"] = json.dumps(state.metrics)
+    if state.averaged is None:
+        del raw["averaged"]
+    buffer = io.BytesIO()
+    torch.save(raw, buffer)
+    atomic_write_bytes(run_dir / FOLDER / STATE, buffer.getvalue())
+
+
+def load(run_dir: Path, max_epochs: int) -> TrainState | None:
+    """The state saved in ``run_dir``; None when no epoch had finished."""
     import torch
 
     path = run_dir / FOLDER / STATE
     if not path.exists():
-        return False
+        return None
+    with damaged_if_failing(run_dir):
+        raw = torch.load(path, weights_only=True)
+        fields = _checked_fields(raw, max_epochs)
+        tensors = {name: raw[name] for name in TENSORS}
+        return TrainState(**fields, **tensors, averaged=raw.get("averaged"))
+    raise AssertionError("unreachable")  # damaged_if_failing re-raises
+
+
+@contextlib.contextmanager
+def damaged_if_failing(run_dir: Path) -> Iterator[None]:
+    """Turn any failure inside (unpickling refusals, truncation, shape mismatches, bad fields)
+    into one TaggerError naming the checkpoint."""
     try:
-        state = torch.load(path, weights_only=True)
-        fields = _checked_fields(state, loop.cfg.train.max_epochs)
-        loop.network.load_state_dict(state["network"])
-        loop.optimizer.load_state_dict(state["optimizer"])
-        loop.scheduler.load_state_dict(state["scheduler"])
-        if loop.averaged is not None:
-            loop.averaged.load_state_dict(state["averaged"])
-        loop.rng.setstate(fields["rng_python"])
-    except Exception as exc:  # unpickling refusals, truncation, shape mismatches, bad fields
+        yield
+    except Exception as exc:
+        path = run_dir / FOLDER / STATE
         raise TaggerError(f"{path}: damaged checkpoint: {str(exc).splitlines()[0]}") from None
-    loop.epoch_done, loop.finished = fields["epoch_done"], fields["finished"]
-    loop.best, loop.best_epoch = fields["best"], fields["best_epoch"]
-    loop.metrics = fields["metrics"]
-    return True
 
 
 def _checked_fields(state: Any, max_epochs: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tagger.data.chunks import FORMATS
 from tagger.errors import TaggerError
 
 
@@ -31,7 +32,7 @@ class DataConfig:
     train: str | None = None  # CoNLL / CoNLL-U file, a save_to_disk folder, or hf:NAME[:SPLIT]
     dev: str | None = None  # scored after every epoch; picks the kept model
     test: str | None = None  # scored once, with the kept model, at the end
-    format: str = "auto"  # auto (detected from each file's content) | conll | conllu
+    format: str = "auto"  # auto: detected from each file's content; else one reader format for all
     token_column: int = 0
     tag_column: int = -1  # -1: the last column
     tag_field: str = "upos"  # CoNLL-U: upos | xpos | a MISC key
@@ -117,7 +118,7 @@ class Config:
 
 
 CHOICES = {
-    "data.format": ("auto", "conll", "conllu"),
+    "data.format": ("auto", *FORMATS),  # the readers' table; training refuses text (no tags)
     "data.scheme": ("iob1", "iob2", "bio", "iobes", "bilou", "none"),
     "data.train_scheme": ("iob1", "iob2", "bio", "iobes", "bilou"),
     "model.char_encoder": ("cnn", "lstm", "none"),
@@ -198,6 +199,53 @@ ATTENTION_RANGES: dict[str, tuple[type, Range]] = {
     "block": (int, Range(1, 1 << 30)),
     "dropout": (float, UNIT),
 }
+
+
+def silenced_settings(cfg: Config) -> list[str]:
+    """Settings that other settings make ineffective, one line each (training logs them as
+    warnings; they are legal, since a shared config may be run either way). A setting counts
+    when it differs from its default."""
+    t, e, m = cfg.train, cfg.embeddings, cfg.model
+    changed = _changed(cfg)
+    rules = [
+        (
+            t.lr_step > 0,
+            ("train.lr_patience", "train.min_lr"),
+            "train.lr_step > 0 decays on a fixed schedule, not on plateaus",
+        ),
+        (t.optimizer != "sgd", ("train.momentum",), f"train.optimizer is {t.optimizer}, not sgd"),
+        (e.freeze, ("embeddings.lr_scale",), "embeddings.freeze keeps the word vectors fixed"),
+        (e.pretrained is None, ("embeddings.max_vectors",), "no embeddings.pretrained file"),
+        (e.pretrained is not None, ("model.word_dim",), "the pretrained vectors set the size"),
+        (cfg.data.dev is not None, ("data.dev_fraction",), "data.dev gives a dev file"),
+        (
+            m.char_encoder != "cnn",
+            ("model.char_kernel",),
+            f"model.char_encoder is {m.char_encoder}",
+        ),
+        (
+            m.char_encoder == "none",
+            ("model.char_dim", "model.char_hidden"),
+            "model.char_encoder is none",
+        ),
+    ]
+    out = []
+    for applies, keys, reason in rules:
+        ignored = [key for key in keys if key in changed] if applies else []
+        if ignored:
+            out.append(f"{' and '.join(ignored)} ignored: {reason}")
+    return out
+
+
+def _changed(cfg: Config) -> set[str]:
+    """The ``section.key`` names whose values differ from the defaults."""
+    defaults, current = Config().to_dict(), cfg.to_dict()
+    return {
+        f"{section}.{key}"
+        for section, values in current.items()
+        for key, value in values.items()
+        if value != defaults[section][key]
+    }
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:

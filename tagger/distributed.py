@@ -39,8 +39,8 @@ class World:
         if self.size > 1:
             torch.distributed.barrier()
 
-    def share(self, value: Any) -> Any:
-        """Rank 0's ``value``, on every rank."""
+    def broadcast_from_main(self, value: Any) -> Any:
+        """Rank 0's ``value``, on every rank (the others wait for it)."""
         if self.size == 1:
             return value
         box = [value]

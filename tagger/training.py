@@ -1,4 +1,6 @@
-"""The training loop: data preparation, optimiser, clipping, LR decay, early stopping, best model.
+"""The training loop: epochs of optimiser steps, dev scoring, LR decay, early stopping, the kept
+model and a checkpoint per epoch; :func:`train` sets it up (``training_data.py``,
+``optimisation.py``) and runs it.
 
 Seeded and repeatable on CPU: the same config gives the same weights.
 """
@@ -12,7 +14,6 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,254 +23,30 @@ import torch
 from tagger import checkpoint, distributed, preflight, runlock, windows
 from tagger.archive import save_model
 from tagger.atomic import atomic_write_bytes
-from tagger.config import Config, ConfigError
+from tagger.checkpoint import TrainState
+from tagger.config import Config, silenced_settings
 from tagger.data.batching import bucket_batches, document_batches
-from tagger.data.dataset import load_corpus
-from tagger.data.schemes import (
-    TagError,
-    check_tags,
-    convert,
-    detect_scheme,
-    find_misfit,
-    normalize_scheme,
-)
-from tagger.data.sniff import training_format
-from tagger.data.streaming import (
-    ColumnView,
-    StreamingEncoded,
-    document_ids,
-    iter_column,
-    sentence_lengths,
-)
-from tagger.data.vectors import load_vectors
-from tagger.data.vocab import Vocab, build_vocab
+from tagger.data.streaming import StreamingEncoded, document_ids
+from tagger.data.vocab import Vocab
 from tagger.decoding import decode
-from tagger.errors import DataError, TaggerError
+from tagger.errors import TaggerError
+from tagger.optimisation import make_average, make_optimizer, make_scheduler
 from tagger.runtime import autocast, network_device
 from tagger.scoring import score
+from tagger.training_data import (
+    Corpus,
+    Splits,
+    prepare_splits,
+    prepare_vocab,
+    tag_converter,
+    to_model_tags,
+)
 
 METRICS = "metrics.jsonl"
 
 
 class TrainingError(TaggerError):
     """Training cannot go on (e.g. the loss became NaN); the best model so far is kept."""
-
-
-@dataclass
-class Corpus:
-    """One split: its Arrow dataset, sentence lengths and where it came from."""
-
-    path: str
-    data: Any  # datasets.Dataset with tokens, tags, doc, line
-
-    @property
-    def lengths(self) -> list[int]:
-        return sentence_lengths(self.data)
-
-
-def load_split(cfg: Config, path: str | None) -> Corpus | None:
-    d = cfg.data
-    if path is None:
-        return None
-    fmt = training_format(path) if d.format == "auto" else d.format
-    data = load_corpus(path, fmt, d.token_column, d.tag_column, d.tag_field, d.cache_dir)
-    return Corpus(path, data)
-
-
-def hold_out(train: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
-    """Split off the last ``fraction`` of the training sentences as a dev set."""
-    total = len(train.data)
-    keep = total - max(1, int(total * fraction))
-    if keep < 1:
-        raise TaggerError(f"data.dev_fraction={fraction} leaves no training sentence")
-    rest = train.data.select(range(keep, total))
-    return Corpus(train.path, train.data.select(range(keep))), Corpus(train.path, rest)
-
-
-def resolve_schemes(cfg: Config, train: Corpus) -> tuple[str, str]:
-    """The training files' scheme (given or detected) and the scheme the model learns in."""
-    check_tagged(train)
-    tags = iter_column(train.data, "tags")
-    if cfg.data.scheme:
-        scheme = normalize_scheme(cfg.data.scheme)
-    else:
-        reject_misfits(train)
-        scheme = detect_scheme(tags)
-    check_split(train, scheme)
-    model_scheme = normalize_scheme(cfg.data.train_scheme) if scheme != "none" else "none"
-    return scheme, model_scheme
-
-
-def check_tagged(corpus: Corpus) -> None:
-    """Raise a DataError when a training split has no tag column."""
-    if not any(iter_column(corpus.data, "tags")):
-        raise DataError(corpus.path, None, "no tag column: training needs tagged sentences")
-    for length, line in zip(corpus.lengths, corpus.data["line"]):
-        if length > windows.WINDOW:  # its attention scores alone would take (T * T) memory
-            message = f"a sentence of {length} tokens; training takes at most {windows.WINDOW}"
-            raise DataError(corpus.path, line, f"{message} (split it; tagging takes any length)")
-
-
-def reject_misfits(corpus: Corpus) -> None:
-    """Raise a DataError at the first tag that is neither O nor PREFIX-TYPE in a corpus of
-    entity tags (one stray ``B-`` must not turn a NER corpus into a plain tag set)."""
-    bad = find_misfit(iter_column(corpus.data, "tags"))
-    if bad is not None:
-        index, position, tag = bad
-        message = (
-            f"tag {tag!r} does not fit the entity tags of this file: expected O or "
-            "B-, I-, E-, S-, L-, U- and a type (data.scheme=none reads every tag as a plain tag)"
-        )
-        raise DataError(corpus.path, ColumnView(corpus.data, "line")[index] + position, message)
-
-
-def check_split(corpus: Corpus, scheme: str) -> None:
-    """Raise a DataError (file and line) at the first sentence not valid in ``scheme``."""
-    if scheme == "none":
-        return
-    for sentence_tags, line in zip(
-        iter_column(corpus.data, "tags"), iter_column(corpus.data, "line")
-    ):
-        try:
-            check_tags(sentence_tags, scheme)
-        except TagError as exc:
-            raise DataError(corpus.path, line, str(exc)) from None
-
-
-def merge_dev(train: Corpus, dev: Corpus | None, scheme: str) -> Corpus:
-    """Train + dev as one training split (``train.with_dev``), dev's documents numbered after
-    train's; dev is checked against the training files' scheme first, naming its own lines."""
-    import datasets
-
-    if dev is None:
-        raise TaggerError("train.with_dev: needs a dev set (data.dev or data.dev_fraction)")
-    check_tagged(dev)
-    check_split(dev, scheme)
-    offset = int(document_ids(train.data).max(initial=-1)) + 1
-    shifted = dev.data.map(lambda row: {"doc": row["doc"] + offset})
-    return Corpus(train.path, datasets.concatenate_datasets([train.data, shifted]))
-
-
-def to_model_tags(tags: list[list[str]], scheme: str, model_scheme: str) -> list[list[str]]:
-    if scheme == model_scheme:
-        return tags
-    return [convert(t, scheme, model_scheme) for t in tags]
-
-
-def tag_converter(scheme: str, model_scheme: str) -> Callable[[list[str]], list[str]]:
-    """One sentence's file tags -> model tags."""
-    if scheme == model_scheme:
-        return list
-    return lambda tags: convert(tags, scheme, model_scheme)
-
-
-def prepare_vocab(
-    cfg: Config, train: Corpus, others: list[Corpus], scheme: str, model_scheme: str
-) -> tuple[Vocab, torch.Tensor, int]:
-    """Vocabulary and initial word vectors (pretrained where available, else uniform random).
-
-    With pretrained vectors the vocabulary also holds the ``embeddings.max_vectors`` most frequent
-    pretrained words and the pretrained words of the dev/test files (as NCRF++ does), so those
-    words keep their vectors instead of becoming <unk>.
-    """
-    emb = cfg.embeddings
-    model_tags = map(tag_converter(scheme, model_scheme), iter_column(train.data, "tags"))
-    pairs = zip(iter_column(train.data, "tokens"), model_tags)  # one pass, a slice at a time
-    vocab = build_vocab(pairs, lowercase=emb.lowercase, scheme=scheme, model_scheme=model_scheme)
-    vectors = None
-    if emb.pretrained:
-        key = vocab.word_key
-        wanted = set(vocab.words) | {
-            key(t) for c in others for s in iter_column(c.data, "tokens") for t in s
-        }
-        vectors = load_vectors(
-            emb.pretrained, lambda w, rank: rank < emb.max_vectors or w in wanted, emb.lowercase
-        )
-        known = set(vocab.words)
-        extra = [w for w in vectors.words if w not in known]
-        vocab = Vocab(
-            vocab.words + extra, vocab.chars, vocab.tags, scheme, model_scheme, emb.lowercase
-        )
-    dim = vectors.dim if vectors is not None else cfg.model.word_dim
-    bound = math.sqrt(3.0 / dim)
-    matrix = torch.empty(len(vocab.words), dim).uniform_(-bound, bound)
-    matrix[0] = 0.0
-    if vectors is not None:
-        rows = [vocab.word_index[w] for w in vectors.words]
-        matrix[rows] = torch.from_numpy(vectors.matrix)
-    return vocab, matrix, dim
-
-
-def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimizer:
-    t = cfg.train
-    params = param_groups(cfg, network)
-    if t.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True
-        )
-    kind = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
-    # fused: one kernel over all parameters; the per-tensor loop costs ~40 ms a step on CPU
-    return kind(params, lr=t.lr, weight_decay=t.weight_decay, fused=True)
-
-
-def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> Any:
-    """Decay the learning rate by ``train.lr_decay`` on dev plateaus or, with ``train.lr_step``,
-    every that many epochs (for ``train.with_dev``, where no held-out score is left to watch)."""
-    t = cfg.train
-    if t.lr_step > 0:
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.lr_step, gamma=t.lr_decay)
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr
-    )
-
-
-def make_average(cfg: Config, network: torch.nn.Module) -> Any:
-    """With ``train.ema`` > 0, torch's AveragedModel keeping a moving average of the weights,
-    updated after every step (Polyak averaging), or None. The average is what gets evaluated
-    and saved; it smooths the last steps' noise, which on small corpora moves the test score
-    from one epoch, or one seed, to the next."""
-    if not 0 <= cfg.train.ema < 1:
-        raise ConfigError(f"train.ema: expected a decay in [0, 1), got {cfg.train.ema}")
-    if cfg.train.ema == 0:
-        return None
-    from torch.optim.swa_utils import AveragedModel
-
-    return AveragedModel(network, multi_avg_fn=corrected_ema(cfg.train.ema))
-
-
-def corrected_ema(decay: float) -> Callable[[list, list, Any], None]:
-    """AveragedModel's update for an exponential moving average without the start-up bias.
-
-    torch's ``get_ema_multi_avg_fn`` starts the average at the first weights, so early on it
-    is mostly the initial network (0.999 ** 1000 = 37% of it after 1000 steps), which scores
-    near zero and so misleads dev-based LR decay and early stopping. This one keeps the average
-    of all weights so far, weighted ``decay ** age`` and normalised (Adam's bias correction):
-    after n earlier updates the new weights get ``(1 - decay) / (1 - decay ** (n + 1))``,
-    1 at the first update, tending to ``1 - decay``.
-    """
-
-    @torch.no_grad()
-    def update(averaged: list, current: list, updates: Any) -> None:
-        weight = (1 - decay) / (1 - decay ** (int(updates) + 1))
-        torch._foreach_lerp_(averaged, current, weight)
-
-    return update
-
-
-def param_groups(cfg: Config, network: torch.nn.Module) -> list[dict[str, Any]]:
-    """The trainable parameters, the word vectors in a group of their own at
-    ``embeddings.lr_scale`` times the learning rate.
-
-    Adam moves a rare word's vector by about the learning rate at every step after the word was
-    seen, whatever the gradient's size, so fine-tuned training words drift away from the
-    pretrained vectors that the dev/test-only words keep; a smaller rate bounds that drift.
-    """
-    words = network.embedder.words.weight
-    scale = cfg.embeddings.lr_scale
-    if scale == 1.0 or not words.requires_grad:  # one group, as checkpoints before lr_scale had
-        return [{"params": [p for p in network.parameters() if p.requires_grad]}]
-    rest = [p for p in network.parameters() if p.requires_grad and p is not words]
-    return [{"params": rest}, {"params": [words], "lr": cfg.train.lr * scale}]
 
 
 def evaluate_split(network: Any, vocab: Vocab, corpus: Corpus) -> dict[str, Any]:
@@ -279,8 +56,9 @@ def evaluate_split(network: Any, vocab: Vocab, corpus: Corpus) -> dict[str, Any]
     return score(gold, decode(network, vocab, tokens, docs=docs), vocab.model_scheme)
 
 
-def headline(report: dict[str, Any]) -> float:
-    """The number early stopping watches: micro F1, or accuracy for plain tag sets."""
+def selection_score(report: dict[str, Any]) -> float:
+    """The score that picks the kept epoch and drives plateau decay and early stopping: micro F1,
+    or accuracy for plain tag sets."""
     return report["micro"]["f1"] if "micro" in report else report["accuracy"]
 
 
@@ -293,12 +71,15 @@ def seed_everything(seed: int) -> None:
 def train(
     cfg: Config | None,
     output: str | Path,
+    *,
     progress: bool = True,
     log: Callable[[str], None] = print,
     resume: bool = False,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Train a model as ``cfg`` says; write the best one (by dev score) to ``output``.
+    """Train a model as ``cfg`` says and write the kept one to ``output``: the epoch of best dev
+    score; with ``train.with_dev`` the epoch of lowest training loss; with no dev set the epoch
+    of best score on the training data (a log line says so).
 
     With ``resume``, the config comes from ``output``'s checkpoint and training continues after
     the last finished epoch, ending with the same weights as an uninterrupted run. Returns the
@@ -314,12 +95,13 @@ def train(
     elif cfg is None:
         raise TaggerError("train: give a config, or resume an interrupted run")
     elif world.main:
-        checkpoint.check_free(output, overwrite)
-    loop, test_set = build_loop(cfg, output, progress, log, resume, world)
+        checkpoint.check_free(output, overwrite=overwrite)
+    options = {"progress": progress, "log": log, "resume": resume, "world": world}
+    loop, test_set = build_loop(cfg, output, **options)
     # everything is validated: only now is the run directory created, locked and written
     with runlock.hold(output) if world.main else contextlib.nullcontext():
         if not resume and world.main:
-            loop.replacing = checkpoint.check_free(output, overwrite)  # again, under the lock
+            loop.replacing = checkpoint.check_free(output, overwrite=overwrite)  # under the lock
             if not loop.replacing:
                 checkpoint.start(output, cfg)
         summary = loop.run()
@@ -337,6 +119,7 @@ def train(
 def build_loop(
     cfg: Config,
     output: Path,
+    *,
     progress: bool = False,
     log: Callable[[str], None] = print,
     resume: bool = False,
@@ -349,39 +132,38 @@ def build_loop(
     world = world or distributed.World()
     torch.set_num_threads(cfg.train.threads or os.cpu_count() or 1)
     seed_everything(cfg.train.seed)
-    if not cfg.data.train:
-        raise TaggerError("data.train: no training file given")
-    if not world.main:
-        world.barrier()  # rank 0 fills the Arrow cache first
-    train_set = load_split(cfg, cfg.data.train)
-    dev_set = load_split(cfg, cfg.data.dev)
-    test_set = load_split(cfg, cfg.data.test)
-    if world.main:
-        world.barrier()
-    if dev_set is None and cfg.data.dev_fraction > 0:
-        train_set, dev_set = hold_out(train_set, cfg.data.dev_fraction)
-    others = [c for c in (dev_set, test_set) if c is not None]
-    scheme, model_scheme = resolve_schemes(cfg, train_set)
-    for corpus in others:  # scored in the model's scheme: their tags must fit it too
-        check_split(corpus, scheme)
-    if cfg.train.with_dev:
-        train_set = merge_dev(train_set, dev_set, scheme)
-    vocab, matrix, dim = prepare_vocab(cfg, train_set, others, scheme, model_scheme)
+    splits = prepare_splits(cfg, world)
+    scheme, model_scheme = splits.scheme, splits.model_scheme
+    vocab, matrix, dim = prepare_vocab(cfg, splits.train, splits.others, scheme, model_scheme)
     log(
-        f"train {len(train_set.data)} sentences, scheme {scheme} -> {model_scheme}, "
+        f"train {len(splits.train.data)} sentences, scheme {scheme} -> {model_scheme}, "
         f"{len(vocab.tags)} tags, {len(vocab.words)} words, {len(vocab.chars)} chars"
         + (f", {world.size} processes" if world.size > 1 else "")
     )
     seed_everything(cfg.train.seed)
     network = preflight.checked_network(cfg, vocab, dim, matrix)
-    first = train_set.data.select(range(min(2, len(train_set.data))))
+    first = splits.train.data.select(range(min(2, len(splits.train.data))))
     tags = to_model_tags(first["tags"], scheme, model_scheme)
     preflight.try_step(cfg, vocab, network, first["tokens"], tags, first["doc"])
-    loop = Loop(cfg, vocab, network, train_set, dev_set or train_set, output, progress, log, world)
+    dev_set = splits.dev or splits.train
+    options = {"progress": progress, "log": log, "world": world}
+    loop = Loop(cfg, vocab, network, splits.train, dev_set, output, **options)
     loop.meta = {"word_dim": dim}
-    if resume and checkpoint.restore(output, loop):
+    for warning in [*silenced_settings(cfg), *_selection_notes(cfg, splits)]:
+        log(f"warning: {warning}")
+    if resume and loop.resume():
         log(f"resuming after epoch {loop.epoch_done}")
-    return loop, test_set
+    return loop, splits.test
+
+
+def _selection_notes(cfg: Config, splits: Splits) -> list[str]:
+    """What picks the kept epoch when it is not a held-out dev score."""
+    if splits.dev is not None or cfg.train.with_dev:
+        return []
+    return [
+        "no dev set (data.dev, data.dev_fraction): the kept epoch, plateau LR decay and early "
+        "stopping go by the score on the training data itself"
+    ]
 
 
 def _silent(_message: str) -> None:
@@ -396,7 +178,7 @@ def _describe(report: dict[str, Any]) -> str:
 
 
 class Loop:
-    """Epochs of training with dev evaluation, LR decay on plateau and early stopping."""
+    """Epochs of training with dev evaluation, LR decay and early stopping."""
 
     def __init__(
         self,
@@ -406,20 +188,20 @@ class Loop:
         train_set: Corpus,
         dev_set: Corpus,
         output: Path,
-        progress: bool,
-        log: Callable[[str], None],
+        *,
+        progress: bool = False,
+        log: Callable[[str], None] = print,
         world: distributed.World | None = None,
     ) -> None:
         self.world = world or distributed.World()
         self.cfg, self.vocab, self.network = cfg, vocab, network
-        self.trainable = self.world.wrap(network)
+        self.loss_module = self.world.wrap(network)  # what a step calls: DDP or the network
         self.train_set, self.dev_set, self.output = train_set, dev_set, output
         self.progress, self.log = progress, log
         self.optimizer = make_optimizer(cfg, network)
-        t = cfg.train
         self.scheduler = make_scheduler(cfg, self.optimizer)
         self.averaged = make_average(cfg, network)
-        self.rng = random.Random(t.seed)
+        self.rng = random.Random(cfg.train.seed)
         self.lengths = train_set.lengths  # the per-sentence index; batches read Arrow rows
         self.docs = document_ids(train_set.data)
         self.whole_documents = network.document_level  # batches of whole documents (settable)
@@ -441,66 +223,65 @@ class Loop:
         atomic_write_bytes(self.output / METRICS, text.encode("utf-8"))
 
     def run(self) -> dict[str, Any]:
-        t = self.cfg.train
+        """Epochs until ``train.max_epochs`` or early stopping; returns the kept epoch and its
+        dev scores."""
         self.output.mkdir(parents=True, exist_ok=True)  # train() has made it (bench callers not)
-        while not self.finished and self.epoch_done < t.max_epochs:
+        while not self.finished and self.epoch_done < self.cfg.train.max_epochs:
             epoch = self.epoch_done + 1
             started = time.perf_counter()
             loss, tokens = self.epoch(epoch)
-            seconds = time.perf_counter() - started
-            dev = self.evaluate_dev()
-            value = -loss if t.with_dev else headline(dev)
-            improved = value > self.best
-            if self.replacing and self.world.main:  # the old run gives way only now
-                checkpoint.start(self.output, self.cfg)
-                self.replacing = False
-            if improved:
-                self.best, self.best_epoch = value, epoch
-                meta = {"epoch": epoch, "dev": dev, **self.meta}
-                if self.world.main:
-                    save_model(self.output, self.cfg, self.vocab, self.kept, **meta)
-            lr = self.optimizer.param_groups[0]["lr"]
-            self.record(
-                {
-                    "epoch": epoch,
-                    "loss": loss,
-                    "lr": lr,
-                    "dev": dev,
-                    "tokens_per_s": tokens / seconds,
-                    "seconds": seconds,
-                    "best": improved,
-                }
-            )
-            self.log(
-                f"epoch {epoch}: loss {loss:.4f} lr {lr:.2g} {tokens / seconds:,.0f} tok/s"
-                f"{'' if dev is None else ' dev ' + _describe(dev)}{' *' if improved else ''}"
-            )
-            if t.lr_step > 0:
-                self.scheduler.step()
-            else:
-                self.scheduler.step(value)
-            self.epoch_done = epoch
-            if epoch - self.best_epoch >= t.patience:
-                watched = "training loss" if t.with_dev else "dev"
-                self.log(f"early stop: no {watched} improvement for {t.patience} epochs")
-                self.finished = True
-            if self.world.main:
-                checkpoint.save(self.output, self)
+            self.close_epoch(epoch, loss, tokens, time.perf_counter() - started)
         best = next(m for m in self.metrics if m.get("epoch") == self.best_epoch)
         return {"best_epoch": self.best_epoch, "dev": best["dev"]}
 
+    def close_epoch(self, epoch: int, loss: float, tokens: int, seconds: float) -> None:
+        """After an epoch's steps: score dev, keep the model if it improved, record, decay the
+        learning rate, decide on early stopping and write the checkpoint."""
+        t = self.cfg.train
+        dev = self.evaluate_dev()
+        value = -loss if t.with_dev else selection_score(dev)
+        improved = value > self.best
+        if self.replacing and self.world.main:  # the old run gives way only now
+            checkpoint.start(self.output, self.cfg)
+            self.replacing = False
+        if improved:
+            self.best, self.best_epoch = value, epoch
+            if self.world.main:
+                meta = {"epoch": epoch, "dev": dev, **self.meta}
+                save_model(self.output, self.cfg, self.vocab, self.saved_network, **meta)
+        lr = self.optimizer.param_groups[0]["lr"]
+        entry = {"epoch": epoch, "loss": loss, "lr": lr, "dev": dev}
+        entry |= {"tokens_per_s": tokens / seconds, "seconds": seconds, "best": improved}
+        self.record(entry)
+        self.log(
+            f"epoch {epoch}: loss {loss:.4f} lr {lr:.2g} {tokens / seconds:,.0f} tok/s"
+            f"{'' if dev is None else ' dev ' + _describe(dev)}{' *' if improved else ''}"
+        )
+        if t.lr_step > 0:
+            self.scheduler.step()
+        else:
+            self.scheduler.step(value)
+        self.epoch_done = epoch
+        if epoch - self.best_epoch >= t.patience:
+            watched = "training loss" if t.with_dev else "dev"
+            self.log(f"early stop: no {watched} improvement for {t.patience} epochs")
+            self.finished = True
+        if self.world.main:
+            checkpoint.save(self.output, self.state())
+
     def evaluate_dev(self) -> dict[str, Any] | None:
-        """The kept network's dev scores, on every rank; None with ``train.with_dev``, where dev
-        is training data (the kept epoch is then the one of lowest training loss, and scoring
-        data the network trained on would only cost time: 6.3 s an epoch, one thread, for the
-        CoNLL-2003 document network)."""
+        """The saved network's dev scores, on every rank; None with ``train.with_dev``, where dev
+        is training data: the kept epoch is then the one of lowest training loss, and scoring
+        data the network trained on would only cost time."""
         if self.cfg.train.with_dev:
             return None
-        dev = evaluate_split(self.kept, self.vocab, self.dev_set) if self.world.main else None
-        return self.world.share(dev)  # other ranks wait for rank 0's evaluation
+        main = self.world.main
+        dev = evaluate_split(self.saved_network, self.vocab, self.dev_set) if main else None
+        return self.world.broadcast_from_main(dev)  # other ranks wait for rank 0's evaluation
 
     def epoch(self, epoch: int) -> tuple[float, int]:
-        """One pass over the training data; returns (mean loss, tokens seen)."""
+        """One pass over the training data; returns (mean loss, tokens seen by all ranks). The
+        network's train/eval mode is put back afterwards."""
         from tagger.progress import Progress
 
         t, world = self.cfg.train, self.world
@@ -508,15 +289,19 @@ class Loop:
         every = sum(self.lengths[i] for ids in batches for i in ids)  # all ranks' tokens
         batches = [world.shard(ids) for ids in batches]
         torch.manual_seed(t.seed + 1000 * epoch + world.rank)  # dropout: per epoch and rank
+        was_training = self.network.training
         self.network.train()
         total, tokens, seen = 0.0, 0, 0
-        with Progress(f"epoch {epoch}", len(batches), enabled=self.progress) as bar:
-            for ids in batches:
-                loss = self.step(ids)
-                total += loss * len(ids)
-                seen += len(ids)
-                tokens += sum(self.lengths[i] for i in ids)
-                bar.advance(loss=loss, tokens=tokens * world.size)
+        try:
+            with Progress(f"epoch {epoch}", len(batches), enabled=self.progress) as bar:
+                for ids in batches:
+                    loss = self.step(ids)
+                    total += loss * len(ids)
+                    seen += len(ids)
+                    tokens += sum(self.lengths[i] for i in ids)
+                    bar.advance(loss=loss, tokens=tokens * world.size)
+        finally:
+            self.network.train(was_training)
         return total / max(seen, 1), every
 
     def plan(self, rng: random.Random) -> list[list[int]]:
@@ -527,12 +312,11 @@ class Loop:
         return windows.cap(bucket_batches(self.lengths, size, rng), self.lengths)
 
     def step(self, ids: list[int]) -> float:
+        """One optimiser step on the sentences ``ids``; returns the loss."""
         batch = self.encoded.batch(ids)
         device = network_device(self.network)
         with autocast(device, self.cfg.train.precision):
-            loss = self.trainable(
-                batch.to(device)
-            )  # TaggerNetwork.forward: the loss (through DDP if several)
+            loss = self.loss_module(batch.to(device))  # TaggerNetwork.forward: the loss
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"training loss became {loss.item()}; the best model so far is kept in "
@@ -548,6 +332,38 @@ class Loop:
         return float(loss.item())
 
     @property
-    def kept(self) -> Any:
-        """The network that is evaluated and saved: the weight average when there is one."""
+    def saved_network(self) -> Any:
+        """The network that is scored and saved: the weight average when there is one."""
         return self.network if self.averaged is None else self.averaged.module
+
+    def state(self) -> TrainState:
+        """Everything a resumed run needs to continue as if never stopped."""
+        return TrainState(
+            epoch_done=self.epoch_done,
+            finished=self.finished,
+            best=self.best,
+            best_epoch=self.best_epoch,
+            metrics=self.metrics,
+            network=self.network.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            rng_python=self.rng.getstate(),  # the batch order; dropout is reseeded each epoch
+            averaged=None if self.averaged is None else self.averaged.state_dict(),
+        )
+
+    def resume(self) -> bool:
+        """Continue from ``output``'s checkpoint; False when no epoch had finished."""
+        state = checkpoint.load(self.output, self.cfg.train.max_epochs)
+        if state is None:
+            return False
+        with checkpoint.damaged_if_failing(self.output):  # e.g. tensors of the wrong shape
+            self.network.load_state_dict(state.network)
+            self.optimizer.load_state_dict(state.optimizer)
+            self.scheduler.load_state_dict(state.scheduler)
+            if self.averaged is not None:
+                self.averaged.load_state_dict(state.averaged)
+            self.rng.setstate(state.rng_python)
+        self.epoch_done, self.finished = state.epoch_done, state.finished
+        self.best, self.best_epoch = state.best, state.best_epoch
+        self.metrics = state.metrics
+        return True

@@ -61,7 +61,12 @@ def run_dir(documents: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data.test": "null",
     }
     sets = [f"data.train={documents}", *tiny_overrides(tmp / "cache", **extra)]
-    train(load_config(ROOT / "configs" / "demo.yaml", sets), tmp / "run", False, lambda _m: None)
+    train(
+        load_config(ROOT / "configs" / "demo.yaml", sets),
+        tmp / "run",
+        progress=False,
+        log=lambda _m: None,
+    )
     return tmp / "run"
 
 

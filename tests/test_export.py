@@ -19,7 +19,12 @@ def run_dir(request, tmp_path_factory, wnut40):
     sets = tiny_overrides(tmp / "cache", **{"data.train": wnut40, "data.dev": wnut40})
     sets += ["data.test=null", f"model.char_encoder={request.param}"]
     sets += ["model.attention=[{type: multihead, heads: 2, position: relative}, {type: label}]"]
-    train(load_config(ROOT / "configs" / "demo.yaml", sets), tmp / "run", False, lambda _: None)
+    train(
+        load_config(ROOT / "configs" / "demo.yaml", sets),
+        tmp / "run",
+        progress=False,
+        log=lambda _: None,
+    )
     return tmp / "run"
 
 

@@ -21,7 +21,8 @@ from tagger.data.streaming import (
     sentence_lengths,
 )
 from tagger.data.vocab import build_vocab
-from tagger.training import build_loop, prepare_vocab, tag_converter, to_model_tags
+from tagger.training import build_loop
+from tagger.training_data import prepare_vocab, tag_converter, to_model_tags
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_streaming_batches_equal_whole_corpus_batches(corpus) -> None:
 
 def test_vocabulary_from_slices_equals_the_list_one(corpus, tmp_path: Path, wnut40: Path) -> None:
     cfg = load_config(None, [f"data.train={wnut40}", *tiny_overrides(tmp_path)])
-    from tagger.training import Corpus
+    from tagger.training_data import Corpus
 
     vocab, matrix, _ = prepare_vocab(cfg, Corpus(str(wnut40), corpus), [], "iob2", "iobes")
     tags = to_model_tags(corpus["tags"], "iob2", "iobes")

@@ -13,7 +13,9 @@ import torch
 from conftest import tiny_overrides
 from safetensors.torch import load_file
 
+import tagger.optimisation as optimisation
 import tagger.training as training
+import tagger.training_data as training_data
 from tagger.config import load_config
 from tagger.data.conll import read_sentences
 from tagger.data.schemes import convert, get_spans
@@ -232,10 +234,12 @@ def test_prepare_vocab_with_pretrained_vectors(tmp_path: Path, kind: str) -> Non
         train,
         **{"data.dev": dev, "embeddings.pretrained": vectors, "embeddings.max_vectors": 3},
     )
-    train_set = training.load_split(cfg, cfg.data.train)
-    dev_set = training.load_split(cfg, cfg.data.dev)
-    scheme, model_scheme = training.resolve_schemes(cfg, train_set)
-    vocab, matrix, dim = training.prepare_vocab(cfg, train_set, [dev_set], scheme, model_scheme)
+    train_set = training_data.load_split(cfg, cfg.data.train)
+    dev_set = training_data.load_split(cfg, cfg.data.dev)
+    scheme, model_scheme = training_data.resolve_schemes(cfg, train_set)
+    vocab, matrix, dim = training_data.prepare_vocab(
+        cfg, train_set, [dev_set], scheme, model_scheme
+    )
 
     assert dim == 3 and matrix.shape == (len(vocab.words), 3)
     assert vocab.words[:2] == ["<pad>", "<unk>"]
@@ -255,9 +259,9 @@ def test_prepare_vocab_with_pretrained_vectors(tmp_path: Path, kind: str) -> Non
 
 def test_prepare_vocab_without_vectors_uses_word_dim(tmp_path: Path, wnut40: Path) -> None:
     cfg = config(tmp_path, wnut40)
-    train_set = training.load_split(cfg, cfg.data.train)
-    scheme, model_scheme = training.resolve_schemes(cfg, train_set)
-    vocab, matrix, dim = training.prepare_vocab(cfg, train_set, [], scheme, model_scheme)
+    train_set = training_data.load_split(cfg, cfg.data.train)
+    scheme, model_scheme = training_data.resolve_schemes(cfg, train_set)
+    vocab, matrix, dim = training_data.prepare_vocab(cfg, train_set, [], scheme, model_scheme)
     assert (scheme, model_scheme) == ("iob2", "iobes")
     assert dim == 16 and matrix.shape == (len(vocab.words), 16)
     assert all(tag.split("-")[0] in ("O", "B", "I", "E", "S") for tag in vocab.tags)
@@ -299,7 +303,7 @@ def test_lr_scale_moves_word_vectors_less(tmp_path: Path, wnut40: Path) -> None:
         run = tmp_path / f"run{scale}"
         training.train(cfg, run, **QUIET)
         tagger = Tagger.load(run)
-        optimizer = training.make_optimizer(cfg, tagger.network)
+        optimizer = optimisation.make_optimizer(cfg, tagger.network)
         assert [group["lr"] for group in optimizer.param_groups] == lrs
         weight = tagger.network.embedder.words.weight.detach().numpy()
         rows = [tagger.vocab.word_index[w] for w in words]
@@ -398,7 +402,7 @@ def test_with_dev_needs_a_dev_set_and_checks_it(tmp_path: Path, wnut40: Path) ->
     dev = tmp_path / "dev.conll"
     dev.write_text("a\tO\n\nb\tS-person\n\n", encoding="utf-8")  # not IOB2: sentence at line 3
     cfg = config(tmp_path, wnut40, **{"train.with_dev": True, "data.dev": dev})
-    with pytest.raises(training.DataError, match=r"dev\.conll.*3"):
+    with pytest.raises(training_data.DataError, match=r"dev\.conll.*3"):
         training.train(cfg, tmp_path / "b", **QUIET)
     assert not (tmp_path / "b").exists()
 
@@ -441,7 +445,7 @@ def test_iob1_input_is_written_back_as_iob1(tmp_path: Path) -> None:
 
 
 def test_dev_fraction_holds_out_the_end_of_train(tmp_path, wnut40):
-    from tagger.training import hold_out, load_split
+    from tagger.training_data import hold_out, load_split
 
     cfg = load_config(None, [f"data.train={wnut40}", f"data.cache_dir={tmp_path / 'c'}"])
     corpus = load_split(cfg, cfg.data.train)

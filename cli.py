@@ -210,7 +210,8 @@ def train(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Train a model; the best one by dev score goes to OUTPUT with metrics.jsonl."""
+    """Train a model; the kept epoch (best dev score; with train.with_dev the lowest training
+    loss) goes to OUTPUT with metrics.jsonl."""
     from tagger.config import load_config
     from tagger.training import train as run_training
 

@@ -69,6 +69,8 @@ def _curve(xs: list[int], ys: list[float], title: str, ylabel: str, path: Path, 
         ax.legend(loc="best")
     if how.get("log") and min(ys) > 0 and max(ys) > min(ys):
         ax.set_yscale("log")
+    elif max(ys) == min(ys):  # a flat line: from 0, so the ticks are round numbers, not 0.0020xx
+        ax.set_ylim(min(0, ys[0]), max(0, ys[0]) * 1.25 or 1)
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     ax.set_xticks(xs if len(xs) <= 20 else xs[:: max(1, len(xs) // 10)])
     ax.grid(alpha=0.3)
@@ -203,8 +205,7 @@ def plot_attention(
         gridspec_kw={"height_ratios": heights}, layout="constrained",
     )  # fmt: skip
     rows = [f"{t}  [{g}]" for t, g in zip(tokens, tags)] if tags else list(tokens)
-    sentence = " ".join(tokens)
-    sentence = sentence if len(sentence) <= 70 else sentence[:67] + "..."
+    fig.suptitle(caption(tokens, fig.get_figwidth()), fontsize=11)
     for ax, (index, name, weights) in zip(axes[:, 0], shown):
         image = ax.imshow(weights, cmap="viridis", aspect="equal")
         over_labels = weights.shape[1] == len(labels) and name == "label"
@@ -213,6 +214,15 @@ def plot_attention(
         ax.set_xticks(range(weights.shape[1]), across, rotation=90)
         ax.set_xlabel("label" if over_labels else "key: the token attended to")
         ax.set_ylabel("query: token [predicted tag]")
-        ax.set_title(f"attention layer {index + 1} ({name}), {len(tokens)} tokens:\n{sentence}")
+        ax.set_title(f"attention layer {index + 1} ({name})", fontsize=10)
         fig.colorbar(image, ax=ax, label="attention weight", shrink=0.6, pad=0.02)
     return _save(fig, Path(path))
+
+
+def caption(tokens: Sequence[str], width_inches: float) -> str:
+    """The figure's title: the token count and the whole sentence, wrapped at word boundaries to
+    the figure's width (about 9 characters an inch at 11 pt), so no line runs off the image."""
+    import textwrap
+
+    text = f"{len(tokens)} tokens: " + " ".join(tokens)
+    return textwrap.fill(text, width=max(30, int(9 * width_inches)), break_long_words=True)

@@ -16,10 +16,15 @@ from tagger.errors import TaggerError
 
 
 def shipped_configs() -> dict[str, Path]:
-    """The configs that come with the package (``tagger/configs``, the repository's ``configs/``)
-    by name: ``{"demo": .../demo.yaml, ...}``."""
-    folder = Path(str(resources.files("tagger") / "configs"))
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    """The configs that come with the package (``tagger.configs``: the repository's ``configs/``,
+    mapped by pyproject.toml) by name: ``{"demo": .../demo.yaml, ...}``."""
+    try:
+        found = [Path(str(p)) for p in resources.files("tagger.configs").iterdir()]
+    except (ImportError, OSError, ValueError):  # not installed, or a stale editable install
+        found = []
+    if not any(p.suffix == ".yaml" for p in found):  # a checkout used without (re)installing
+        found = list((Path(__file__).resolve().parents[1] / "configs").iterdir())
+    return {p.stem: p for p in sorted(found) if p.suffix == ".yaml"}
 
 
 def shipped_config_text(name: str) -> str:

@@ -114,3 +114,13 @@ def test_attention_picture_grows_with_the_sentence(tmp_path):
         sizes.append(struct.unpack(">II", path.read_bytes()[16:24]))  # PNG width, height
     (w10, h10), (w45, h45) = sizes
     assert w45 > 3 * w10 / 2 and h45 > 3 * h10 / 2  # about the same room per token
+
+
+def test_attention_caption_keeps_the_whole_sentence_within_the_width():
+    from tagger.plots import caption
+
+    tokens = [f"word{i}" for i in range(51)]
+    text = caption(tokens, 8.0)
+    lines = text.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 72 for line in lines)
+    assert text.split() == ["51", "tokens:", *tokens]  # nothing cut off

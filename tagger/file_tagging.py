@@ -45,7 +45,7 @@ def tag_file(
     ``shard=(I, N)`` tags only the I-th (1-based) of N parts (:mod:`tagger.data.sharding`).
     Text (cut into sentences as ``split`` says, see ``Tagger.predict``) gives one JSONL record
     per document or line, standoff lines (one per entity) or CoNLL lines. Returns the number
-    of tokens tagged (for CoNLL input with ``.sentences``).
+    of tokens tagged (with ``.sentences``).
     """
     if output_format not in OUTPUT_FORMATS:
         raise TaggerError(f"unknown output format {output_format!r}")
@@ -125,7 +125,7 @@ def _tag_text(
     tagged = tagger.tag_chunks(chunks, _buffer(workers), detailed, workers)
     out = text_lines(_text_counted(bar, tagged, count, progress), output_format)
     write_lines_atomic(target, _checked(out, count, source, shard, "no text found"))
-    return count.tokens
+    return count.tally()
 
 
 def _buffer(workers: int) -> int:

@@ -81,23 +81,26 @@ class TaggerActor:
         self.jsonl, self.nbest = jsonl, nbest
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        texts, counts = [], []
+        texts, counts, sentences = [], [], []
         for payload, settings in zip(batch["chunks"], batch["settings"]):
             fmt, _, tag_column, tag_field, write = json.loads(settings)["columns"]
             chunks = [_decode(c) for c in json.loads(payload)]
-            lines, tokens = self._format(chunks, (fmt, tag_column, tag_field, write))
+            lines, tokens, tagged = self._format(chunks, (fmt, tag_column, tag_field, write))
             texts.append("".join(line + "\n" for line in lines))
             counts.append(tokens)
-        return {"input": batch["input"], "text": texts, "tokens": counts, "error": batch["error"]}
+            sentences.append(tagged)
+        out = {"input": batch["input"], "text": texts, "tokens": counts, "sentences": sentences}
+        return {**out, "error": batch["error"]}
 
-    def _format(self, chunks: list[Chunk], columns: tuple[Any, ...]) -> tuple[list[str], int]:
-        """The group's output lines, as ``Tagger.tag_file`` writes them, and its token count."""
+    def _format(self, chunks: list[Chunk], columns: tuple[Any, ...]) -> tuple[list[str], int, int]:
+        """The group's output lines, as ``Tagger.tag_file`` writes them, and its token and
+        sentence counts."""
         from tagger.records import TagCount, chunk_lines
 
         count = TagCount()
         nbest = self.nbest if self.jsonl else None
         tagged = self.tagger.tag_chunks(chunks, len(chunks) + 1, nbest)
-        return list(chunk_lines(tagged, columns, self.jsonl, count)), count.tokens
+        return list(chunk_lines(tagged, columns, self.jsonl, count)), count.tokens, count.sentences
 
 
 def tag_with_ray(
@@ -162,7 +165,8 @@ def tag_files(
 ) -> int:
     """Tag each of ``sources`` into the matching ``targets`` on the connected Ray cluster with
     ``actors`` model replicas of ``threads`` torch threads each: the same bytes as
-    ``tagger predict`` with the same options. Returns the number of tokens tagged."""
+    ``tagger predict`` with the same options. Returns the number of tokens tagged (with
+    ``.sentences``, as ``Tagger.tag_file`` returns it)."""
     import ray
 
     from tagger.prediction import Tagger
@@ -210,34 +214,39 @@ def _settings(
 
 
 def _write(tagged: Any, sources: list[str], targets: list[str]) -> int:
-    """Write each input's rows (in order) to its target; a failure leaves no partial file."""
-    total, done = 0, set()
+    """Write each input's rows (in order) to its target; a failure leaves no partial file.
+    Returns the tokens (and ``.sentences``) of all inputs."""
+    count, done = [0, 0], set()
     rows = _unwrapped(tagged.iter_rows())
     for index, group in itertools.groupby(rows, key=lambda row: int(row["input"])):
-        total += _write_one(sources[index], targets[index], group)
+        _write_one(sources[index], targets[index], group, count)
         done.add(index)
     for index, source in enumerate(sources):
         if index not in done:  # an input without a single chunk (an empty file)
             raise DataError(source, None, "no sentences found")
+    from tagger.records import Tally
+
+    total = Tally(count[0])
+    total.sentences = count[1]
     return total
 
 
-def _write_one(source: str, target: str, rows: Iterator[dict[str, Any]]) -> int:
-    count = 0
+def _write_one(source: str, target: str, rows: Iterator[dict[str, Any]], count: list[int]) -> None:
+    """One input's rows to ``target``, adding its tokens and sentences to ``count``."""
+    start = count[0]
 
     def lines() -> Iterator[str]:
-        nonlocal count
         for row in rows:
             if row["error"]:
                 raise TaggerError(str(row["error"]))
-            count += int(row["tokens"])
+            count[0] += int(row["tokens"])
+            count[1] += int(row["sentences"])
             if row["text"]:  # a group's lines, less the last line end (write_lines adds it)
                 yield row["text"][:-1]
-        if not count:
+        if count[0] == start:
             raise DataError(source, None, "no sentences found")
 
     write_lines_atomic(target, lines())
-    return count
 
 
 def _unwrapped(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -242,6 +242,20 @@ def test_predict_ends_with_a_summary_line(workspace, tmp_path: Path) -> None:
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_predict_summary_counts_the_sentences_of_text(workspace, tmp_path: Path) -> None:
+    """Raw text (stdin, JSONL out): the closing line counts the sentences it cut and tagged."""
+    text = "I saw Justin Bieber in New York. Then I flew home.\n\nObama visited Paris\n"
+    args = ["predict", workspace["run"], "-", "--input-format", "text", "--format", "jsonl"]
+    result = invoke(*args, input=text)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    sentences = sum(len(r["sentences"]) for r in records)
+    tokens = sum(len(r["tokens"]) for r in records)
+    assert (len(records), sentences) == (2, 3)
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"tagged {sentences} sentences, {tokens} tokens in "), line
+
+
 def test_train_prints_a_readable_summary(workspace, tmp_path: Path) -> None:
     args = ["train", workspace["config"], "--output", tmp_path / "run", "--quiet"]
     result = invoke(

@@ -51,10 +51,10 @@ def test_ray_output_is_byte_identical_to_predict(cluster, model: Path, tmp_path:
     outs = [tmp_path / "ray.conll", tmp_path / "ray-second.conll"]
     tagged = tag_files(model, [str(source), str(second)], [str(o) for o in outs], actors=2)
     assert outs[0].read_bytes() == expected.read_bytes()
-    assert tagged > count  # both inputs' tokens
     alone = tmp_path / "alone.conll"
-    Tagger.load(model).tag_file(str(second), str(alone))
+    other = Tagger.load(model).tag_file(str(second), str(alone))
     assert outs[1].read_bytes() == alone.read_bytes()
+    assert (tagged, tagged.sentences) == (count + other, count.sentences + other.sentences)
 
 
 def test_ray_errors_name_the_file_and_leave_no_output(cluster, model: Path, tmp_path: Path) -> None:
@@ -77,13 +77,15 @@ def test_predict_with_ray_option(cluster, model: Path, tmp_path: Path) -> None:
 
     source = tmp_path / "dev.conll"
     source.write_text(first_sentences(DEV, 100), encoding="utf-8")
-    outs = {}
+    outs, closing = {}, {}
     for name, extra in {"plain": [], "ray": ["--ray", "local", "--workers", "2"]}.items():
         outs[name] = tmp_path / f"{name}.conll"
         args = ["predict", str(model), str(source), "--output", str(outs[name]), *extra]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
+        closing[name] = result.stderr.strip().splitlines()[-1].split(" in ")[0]
     assert outs["ray"].read_bytes() == outs["plain"].read_bytes()
+    assert closing["ray"] == closing["plain"] and closing["ray"].startswith("tagged 100 sentences")
     args = ["predict", str(model), str(source), "--output", str(tmp_path / "x"), "--ray", "local"]
     result = CliRunner().invoke(app, [*args, "--shard", "1/2"])
     assert result.exit_code == 2 and result.output.startswith("error: --ray")

@@ -488,8 +488,8 @@ def explain(
     table = Table("token", "tag", "p(tag)", show_edge=False)
     for token, tag, prob in zip(tagged.tokens, tagged.tags, tagged.confidences):
         table.add_row(token, tag, f"{prob:.3f}")
-    table.caption = f"path probability {tagged.probability:.3f}; heat map: {output}"
     Console().print(table)
+    typer.echo(f"path probability {tagged.probability:.3f}; heat map: {output}")  # unwrapped
 
 
 @app.command(

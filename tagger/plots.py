@@ -55,7 +55,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def _curve(xs: list[int], ys: list[float], title: str, ylabel: str, path: Path, **how: Any) -> Path:
     """One value per epoch; ``kept``: the epoch of the saved model, marked; ``steps``: drawn as
-    steps (a learning rate holds until it is decayed); ``log``: a logarithmic y axis."""
+    steps (a learning rate holds until it is decayed); ``log``: a logarithmic y axis when the
+    values span a decade or more, else a linear one from 0."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if how.get("steps"):
@@ -67,10 +68,11 @@ def _curve(xs: list[int], ys: list[float], title: str, ylabel: str, path: Path, 
         star = {"marker": "*", "markersize": 16, "color": "tab:red", "linestyle": "none"}
         ax.plot([kept], [ys[xs.index(kept)]], label=f"kept model (epoch {kept})", **star)
         ax.legend(loc="best")
-    if how.get("log") and min(ys) > 0 and max(ys) > min(ys):
+    if how.get("log") and min(ys) > 0 and max(ys) >= 10 * min(ys):
         ax.set_yscale("log")
-    elif max(ys) == min(ys):  # a flat line: from 0, so the ticks are round numbers, not 0.0020xx
-        ax.set_ylim(min(0, ys[0]), max(0, ys[0]) * 1.25 or 1)
+        ax.yaxis.set_major_formatter("{x:g}")  # 0.001, not 10^-3
+    elif how.get("log"):  # less than a decade (or flat): from 0, so the ticks are round numbers
+        ax.set_ylim(0, 1.15 * max(ys) or 1)
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     ax.set_xticks(xs if len(xs) <= 20 else xs[:: max(1, len(xs) // 10)])
     ax.grid(alpha=0.3)

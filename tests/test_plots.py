@@ -68,7 +68,9 @@ def test_explain_sentence_and_file(run_dir, tmp_path, wnut40):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(PNG)
-    assert "York" in result.stdout and "path probability" in result.stdout
+    assert "York" in result.stdout
+    last = result.stdout.splitlines()[-1]  # one line, however long the path
+    assert last.startswith("path probability ") and last.endswith(f"; heat map: {out}")
     args = ["explain", str(run_dir), str(wnut40), "--index", "2", "--output", str(out)]
     assert CliRunner().invoke(app, args).exit_code == 0
     bad = CliRunner().invoke(app, ["explain", str(run_dir), str(wnut40), "--index", "999"])

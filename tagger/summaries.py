@@ -54,6 +54,11 @@ def tagging_line(sentences: int, tokens: int, seconds: float, target: str) -> st
     rate = tokens / max(seconds, 1e-9)
     where = "stdout" if target == "-" else target
     return (
-        f"tagged {sentences:,} sentences, {tokens:,} tokens in {seconds:.1f} s "
+        f"tagged {_count(sentences, 'sentence')}, {_count(tokens, 'token')} in {seconds:.1f} s "
         f"({rate:,.0f} tokens/s) -> {where}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 sentence``, ``1,287 sentences``."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")

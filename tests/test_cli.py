@@ -256,6 +256,17 @@ def test_predict_summary_counts_the_sentences_of_text(workspace, tmp_path: Path)
     assert line.startswith(f"tagged {sentences} sentences, {tokens} tokens in "), line
 
 
+def test_tagging_line_counts_in_words() -> None:
+    from tagger.summaries import tagging_line
+
+    assert (
+        tagging_line(1, 7, 2.0, "-")
+        == "tagged 1 sentence, 7 tokens in 2.0 s (4 tokens/s) -> stdout"
+    )
+    line = tagging_line(1287, 1, 0.5, "out.conll")
+    assert line == "tagged 1,287 sentences, 1 token in 0.5 s (2 tokens/s) -> out.conll"
+
+
 def test_train_prints_a_readable_summary(workspace, tmp_path: Path) -> None:
     args = ["train", workspace["config"], "--output", tmp_path / "run", "--quiet"]
     result = invoke(

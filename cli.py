@@ -317,7 +317,7 @@ def predict(
             "--ray",
             metavar="ADDRESS",
             help="Tag on a Ray cluster ('auto', or 'local': start one here with 2 CPUs) with "
-            "--workers model replicas; needs pip install 'tagger[ray]'.",
+            "--workers model replicas; needs Ray: pip install -e '.[ray]' in the tagger checkout.",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar or closing line.")] = False,

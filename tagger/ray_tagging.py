@@ -120,7 +120,10 @@ def tag_with_ray(
     try:
         import ray
     except ImportError:
-        raise TaggerError("--ray needs Ray: pip install 'tagger[ray]'") from None
+        raise TaggerError(
+            "--ray needs Ray: pip install 'ray[data]' (or, in the tagger checkout, "
+            "pip install -e '.[ray]'; 'tagger' on PyPI is another project)"
+        ) from None
     started = connect(address)
     try:
         options = {"nbest": nbest, "columns": columns, "write": write}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,12 @@ def test_export_without_onnx_is_one_error_line(workspace, monkeypatch) -> None:
     result = invoke("export", workspace["run"], "--output", workspace["tmp"] / "m.onnx")
     check_user_error(result, "pip install", "[onnx]")
     assert not (workspace["tmp"] / "m.onnx").exists()
+
+
+def test_ray_without_ray_names_an_install_that_works(workspace, monkeypatch) -> None:
+    """Not 'pip install tagger[ray]': 'tagger' on the package index is another project."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    out = workspace["tmp"] / "ray.conll"
+    result = invoke("predict", workspace["run"], workspace["data"], "-o", out, "--ray", "local")
+    check_user_error(result, "pip install 'ray[data]'", "pip install -e '.[ray]'")
+    assert not out.exists()

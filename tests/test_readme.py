@@ -26,3 +26,13 @@ def test_readme_python_block(tmp_path, wnut40, monkeypatch, capsys):
     assert (
         tmp_path / "runs" / "demo" / "model.safetensors"
     ).read_bytes() == b"the quick start's model"
+
+
+def test_quick_start_has_no_commit_hashes_or_timings():
+    """Times depend on the reader's machine and hashes on the history: neither belongs there."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Quick start") : text.index("## Train on your own data")]
+    assert "tagged 1,287 sentences" in section  # the section found, samples in it
+    assert not re.findall(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", section)
+    units = r"(?:s|secs?|seconds?|mins?|minutes?|ms|tok/s|tokens/s)\b"
+    assert not re.findall(r"\d[\d,.]* ?" + units, section)

@@ -35,8 +35,8 @@ def make_optimizer(cfg: Config, network: torch.nn.Module) -> torch.optim.Optimiz
             params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, foreach=True
         )
     kind = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
-    # fused: one kernel over all parameters, cheaper on CPU than the per-tensor loop
-    # (docs/performance.md, bench/results/speed-2026-11-28-fused.md)
+    # fused: one kernel over all parameters, a fraction of the per-tensor loop's cost per step
+    # (docs/performance.md, "Training loop")
     return kind(params, lr=t.lr, weight_decay=t.weight_decay, fused=True)
 
 

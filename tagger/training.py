@@ -272,7 +272,7 @@ class Loop:
     def evaluate_dev(self) -> dict[str, Any] | None:
         """The saved network's dev scores, on every rank; None with ``train.with_dev``, where dev
         is training data: the kept epoch is then the one of lowest training loss, and scoring
-        data the network trained on would only cost time."""
+        data the network trained on would only cost time (docs/performance.md, "Training loop")."""
         if self.cfg.train.with_dev:
             return None
         main = self.world.main

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from tagger import distributed, windows
-from tagger.config import Config
+from tagger.config import Config, ConfigError
 from tagger.data.dataset import load_corpus
 from tagger.data.schemes import (
     TagError,
@@ -26,7 +26,7 @@ from tagger.data.sniff import training_format
 from tagger.data.streaming import ColumnView, document_ids, iter_column, sentence_lengths
 from tagger.data.vectors import load_vectors
 from tagger.data.vocab import Vocab, build_vocab
-from tagger.errors import DataError, TaggerError
+from tagger.errors import DataError
 
 
 @dataclass
@@ -61,7 +61,7 @@ def prepare_splits(cfg: Config, world: distributed.World) -> Splits:
     """Read the splits (dev held out of train with ``data.dev_fraction``), resolve the schemes
     and check every split against them; with ``train.with_dev`` dev joins the training data."""
     if not cfg.data.train:
-        raise TaggerError("data.train: no training file given")
+        raise ConfigError("data.train: no training file given")
     if not world.main:
         world.barrier()  # rank 0 fills the Arrow cache first
     train_set = load_split(cfg, cfg.data.train)
@@ -93,7 +93,7 @@ def hold_out(train: Corpus, fraction: float) -> tuple[Corpus, Corpus]:
     total = len(train.data)
     keep = total - max(1, int(total * fraction))
     if keep < 1:
-        raise TaggerError(f"data.dev_fraction={fraction} leaves no training sentence")
+        raise ConfigError(f"data.dev_fraction={fraction} leaves no training sentence")
     rest = train.data.select(range(keep, total))
     return Corpus(train.path, train.data.select(range(keep))), Corpus(train.path, rest)
 
@@ -154,7 +154,7 @@ def merge_dev(train: Corpus, dev: Corpus | None, scheme: str) -> Corpus:
     import datasets
 
     if dev is None:
-        raise TaggerError("train.with_dev: needs a dev set (data.dev or data.dev_fraction)")
+        raise ConfigError("train.with_dev: needs a dev set (data.dev or data.dev_fraction)")
     check_tagged(dev)
     check_split(dev, scheme)
     offset = int(document_ids(train.data).max(initial=-1)) + 1

@@ -38,7 +38,7 @@ def batches(
     lengths = [len(s) for s in sentences]
     whole_docs = docs is not None and network.document_level
     if whole_docs:
-        order = document_batches(docs, batch_size)
+        order = document_batches(docs, batch_size, None, lengths, windows.DOCUMENT)
     else:  # long sentences in smaller batches: attention memory grows with T * T
         order = windows.cap(bucket_batches(lengths, batch_size), lengths)
     for batch_ids in order:

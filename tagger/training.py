@@ -308,7 +308,7 @@ class Loop:
         """One epoch's batches (sentence ids, all ranks'), in the order ``rng`` shuffles them."""
         size = self.cfg.train.batch_size * self.world.size
         if self.whole_documents:  # attention across a document's sentences
-            return document_batches(self.docs, size, rng)
+            return document_batches(self.docs, size, rng, self.lengths, windows.DOCUMENT)
         return windows.cap(bucket_batches(self.lengths, size, rng), self.lengths)
 
     def step(self, ids: list[int]) -> float:

@@ -8,6 +8,7 @@ chose the same tag (the one nearest its middle), so every transition in the join
 chosen by one window's Viterbi and the path stays valid under the scheme's constraints.
 Batches of long sentences are also cut so that (sentences x T x T) stays under
 :data:`BUDGET`; training refuses sentences longer than :data:`WINDOW` (see ``training.py``).
+Models that attend across a document read it in pieces of at most :data:`DOCUMENT` tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from typing import TypeVar
 WINDOW = 2048  # tokens decoded at once at most
 OVERLAP = 128  # tokens that consecutive windows share
 BUDGET = 1 << 24  # sentences x T x T per batch at most (x heads x 4 bytes of attention scores)
+# Tokens of one document piece, and of one batch of documents, at most (document scope): a longer
+# document is cut at sentence boundaries (``batching.document_batches``). 3x CoNLL-2003's longest
+# document (1,335 tokens), so real documents are read whole; DOCUMENT ** 2 == BUDGET.
+DOCUMENT = 4096
 
 T = TypeVar("T")
 

@@ -188,39 +188,98 @@ def bucket_batches(
 
 
 def document_batches(
-    docs: Sequence[int], batch_size: int, rng: random.Random | None = None
+    docs: Sequence[int],
+    batch_size: int,
+    rng: random.Random | None = None,
+    lengths: Sequence[int] | None = None,
+    max_tokens: int | None = None,
 ) -> list[list[int]]:
     """Batches of whole documents, for attention across the sentences of a document.
 
     ``docs`` gives each sentence's document id (sentences of a document are consecutive). A
-    document of more than ``batch_size`` sentences is cut into pieces of ``batch_size`` (only a
-    document's last piece is shorter, so two pieces of one document never share a batch). The
-    pieces are packed best-fit decreasing: largest first, each into the fullest batch it fits,
-    so that batches hold close to ``batch_size`` sentences (packing in order leaves many
-    half-empty: ``docs/performance.md``). With ``rng`` the pieces are shuffled first, which
-    breaks ties between pieces of one size at random, and the batches are shuffled, so that
-    epochs differ.
+    document of more than ``batch_size`` sentences, or (given ``lengths`` and ``max_tokens``)
+    of more than ``max_tokens`` tokens, is cut at sentence boundaries into consecutive pieces,
+    each read as a document of its own. A batch then holds at most ``max_tokens`` tokens and
+    (pieces x longest piece ** 2) stays under ``max_tokens ** 2``: the T x T cells of attention
+    across a document are bounded whatever one document's size, and two pieces of one document
+    never share a batch. The pieces are packed best-fit decreasing: largest first, each into the
+    fullest batch it fits, so that batches hold close to ``batch_size`` sentences (packing in
+    order leaves many half-empty: ``docs/performance.md``). With ``rng`` the pieces are shuffled
+    first, which breaks ties between pieces of one size at random, and the batches are shuffled,
+    so that epochs differ.
     """
-    pieces: list[list[int]] = []
-    for i, doc in enumerate(docs):
-        if not pieces or docs[pieces[-1][0]] != doc or len(pieces[-1]) >= batch_size:
-            pieces.append([])
-        pieces[-1].append(i)
+    sizes = [1] * len(docs) if lengths is None else list(lengths)
+    bound = max_tokens if max_tokens is not None and lengths is not None else None
+    pieces = _pieces(docs, batch_size, sizes, bound)
     if rng is not None:
         rng.shuffle(pieces)
     pieces.sort(key=len, reverse=True)  # stable: a shuffled order among equal sizes
-    batches: list[list[int]] = []
-    by_room: list[list[int]] = [[] for _ in range(batch_size)]  # open batches by free places
+    packing = _Packing(batch_size, bound)
     for piece in pieces:
-        room = next((r for r in range(len(piece), batch_size) if by_room[r]), None)
-        if room is None:
-            batches.append([])
-            index, room = len(batches) - 1, batch_size
-        else:
-            index = by_room[room].pop()
-        batches[index] += piece
-        if room > len(piece):
-            by_room[room - len(piece)].append(index)
+        packing.add(piece, docs[piece[0]], sum(sizes[i] for i in piece))
+    batches = packing.batches
     if rng is not None:
         rng.shuffle(batches)
     return batches
+
+
+def _pieces(
+    docs: Sequence[int], batch_size: int, sizes: Sequence[int], bound: int | None
+) -> list[list[int]]:
+    """Consecutive sentences of one document, at most ``batch_size`` of them and (with
+    ``bound``) at most ``bound`` tokens, unless one sentence alone is longer."""
+    pieces: list[list[int]] = []
+    tokens = 0
+    for i, doc in enumerate(docs):
+        full = not pieces or len(pieces[-1]) >= batch_size
+        over = bound is not None and pieces and tokens + sizes[i] > bound
+        if full or over or docs[pieces[-1][0]] != doc:
+            pieces.append([])
+            tokens = 0
+        pieces[-1].append(i)
+        tokens += sizes[i]
+    return pieces
+
+
+class _Packing:
+    """Best-fit packing of document pieces into batches of ``batch_size`` sentences; with
+    ``bound``, also at most ``bound`` tokens, (pieces x longest ** 2) <= ``bound ** 2`` and one
+    piece of a document per batch."""
+
+    def __init__(self, batch_size: int, bound: int | None) -> None:
+        self.batch_size, self.bound = batch_size, bound
+        self.batches: list[list[int]] = []
+        self.by_room: list[list[int]] = [[] for _ in range(batch_size)]  # open, by free places
+        self.tokens: list[int] = []  # per batch
+        self.longest: list[int] = []  # per batch: its longest piece's tokens
+        self.docs: list[set[int]] = []  # per batch
+
+    def fits(self, index: int, doc: int, tokens: int) -> bool:
+        if self.bound is None or doc in self.docs[index]:
+            return self.bound is None and doc not in self.docs[index]
+        longest = max(self.longest[index], tokens)
+        cells = (len(self.docs[index]) + 1) * longest * longest
+        return self.tokens[index] + tokens <= self.bound and cells <= self.bound**2
+
+    def add(self, piece: list[int], doc: int, tokens: int) -> None:
+        """Put ``piece`` (sentence ids of document ``doc``, ``tokens`` long) into a batch."""
+        index, room = None, self.batch_size
+        for free in range(len(piece), self.batch_size):
+            open_ = self.by_room[free]  # the last fitting one (the most recent, as a stack)
+            fitting = (k for k in reversed(range(len(open_))) if self.fits(open_[k], doc, tokens))
+            found = next(fitting, None)
+            if found is not None:
+                index, room = open_.pop(found), free
+                break
+        if index is None:
+            index = len(self.batches)
+            self.batches.append([])
+            self.tokens.append(0)
+            self.longest.append(0)
+            self.docs.append(set())
+        self.batches[index] += piece
+        self.tokens[index] += tokens
+        self.longest[index] = max(self.longest[index], tokens)
+        self.docs[index].add(doc)
+        if room > len(piece):
+            self.by_room[room - len(piece)].append(index)

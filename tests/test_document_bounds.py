@@ -17,7 +17,7 @@ from tagger.config import load_config
 from tagger.data.batching import document_batches
 from tagger.data.conll import read_sentences
 from tagger.decoding import decode
-from tagger.model import attention
+from tagger.model import context
 from tagger.prediction import Tagger
 from tagger.training import train
 
@@ -91,7 +91,7 @@ def watch_documents(monkeypatch: pytest.MonkeyPatch, limit: int) -> list[tuple[i
     """Record (documents, longest) of every document-scope layer call; fail before a call whose
     attention would exceed ``limit`` cells, as the old, uncapped batches did."""
     seen: list[tuple[int, int]] = []
-    original: Callable[..., Any] = attention.by_document
+    original: Callable[..., Any] = context.by_document
 
     def recording(x: torch.Tensor, mask: torch.Tensor, docs: torch.Tensor) -> Any:
         packed, packed_mask, places = original(x, mask, docs)
@@ -100,7 +100,7 @@ def watch_documents(monkeypatch: pytest.MonkeyPatch, limit: int) -> list[tuple[i
         assert groups * longest * longest <= limit, f"{groups} documents x {longest} tokens"
         return packed, packed_mask, places
 
-    monkeypatch.setattr(attention, "by_document", recording)
+    monkeypatch.setattr(context, "by_document", recording)
     return seen
 
 

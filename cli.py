@@ -16,10 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from tagger.data.chunks import FORMATS
-from tagger.data.sniff import WRITE_MODES
-from tagger.data.text import SPLITS
-from tagger.records import OUTPUT_FORMATS
+from tagger.data.chunks import FORMATS  # the readers' table (imports only tagger.errors)
 
 app = typer.Typer(
     help="Train, apply and score BiLSTM-attention-CRF sequence taggers (NER, chunking, POS).\n\n"
@@ -42,9 +39,11 @@ def _choices(name: str, values: tuple[str, ...]) -> Any:
 
 
 InputFormat = _choices("InputFormat", FORMATS)
-OutputFormat = _choices("OutputFormat", OUTPUT_FORMATS)
-Split = _choices("Split", SPLITS)
-WriteMode = _choices("WriteMode", WRITE_MODES)
+# records.OUTPUT_FORMATS, text.SPLITS and sniff.WRITE_MODES would import the whole reading
+# chain at start-up, so these repeat them; tests/test_single_source.py checks that they agree
+OutputFormat = _choices("OutputFormat", ("conll", "jsonl", "standoff"))
+Split = _choices("Split", ("sentences", "wrapped", "lines", "pretokenized"))
+WriteMode = _choices("WriteMode", ("auto", "replace", "append", "gold-pred"))
 
 
 class Runtime(str, Enum):

@@ -74,7 +74,24 @@ def test_training_warns_of_silenced_settings_and_of_no_dev_set(tmp_path, wnut40)
 
 def test_format_choices_come_from_the_reader() -> None:
     import cli
+    from tagger.data.sniff import WRITE_MODES
+    from tagger.data.text import SPLITS
+    from tagger.records import OUTPUT_FORMATS
 
     assert tuple(member.value for member in cli.InputFormat) == FORMATS
+    tables = {cli.OutputFormat: OUTPUT_FORMATS, cli.Split: SPLITS, cli.WriteMode: WRITE_MODES}
+    for enum, table in tables.items():
+        assert tuple(member.value for member in enum) == table
     for fmt in FORMATS:
         assert load_config(None, [f"data.format={fmt}"]).data.format == fmt
+
+
+def test_the_cli_starts_without_the_reading_chain() -> None:
+    """Only the readers' light table module is imported with the CLI (start-up time)."""
+    import subprocess
+    import sys
+
+    code = "import sys, cli; print(' '.join(m for m in sys.modules if m.startswith('tagger.')))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) <= {"tagger.data", "tagger.data.chunks", "tagger.errors"}

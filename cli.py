@@ -319,6 +319,14 @@ def predict(
             "--workers model replicas; needs Ray: pip install -e '.[ray]' in the tagger checkout.",
         ),
     ] = None,
+    quantize: Annotated[
+        str,
+        typer.Option(
+            metavar="none|int8",
+            help="int8: the LSTMs and linear layers in int8 (CPU, torch runtime): faster, tags "
+            "may differ slightly (docs/performance.md); none: float32.",
+        ),
+    ] = "none",
     quiet: Annotated[bool, typer.Option(help="No progress bar or closing line.")] = False,
 ) -> None:
     """Tag INPUT with a trained model (Viterbi decoding), keeping every input line.
@@ -330,12 +338,15 @@ def predict(
     from tagger.data.sharding import parse_shard
     from tagger.errors import TaggerError
     from tagger.prediction import Tagger
+    from tagger.quantize import check_mode
 
     def call() -> Any:
         _at_least(1, nbest=nbest, workers=workers)
         if nbest > 1 and format is not OutputFormat.jsonl:
             raise TaggerError("--nbest needs --format jsonl")
         part = None if shard is None else parse_shard(shard)
+        if check_mode(quantize) != "none" and (ray is not None or runtime is not Runtime.torch):
+            raise TaggerError("--quantize works with the torch runtime only (no --ray, onnx)")
         if not input.startswith("hf:"):  # a dataset's output folder is checked by tag_dataset
             check_target(output)  # before any work: a directory, or a file where a folder is needed
         if ray is not None:
@@ -352,7 +363,7 @@ def predict(
 
             tagger = load_onnx_tagger(run_dir)
         else:
-            tagger = Tagger.load(run_dir)
+            tagger = Tagger.load(run_dir, quantize=quantize)
         if input.startswith("hf:") or is_saved_dataset(input):
             return tagger.tag_dataset(input, output, shard=part)
         fmt = input_format.value if input_format else None

@@ -1,10 +1,15 @@
-"""Writing a benchmark's results: ``NAME.json`` (every number) and ``NAME.md`` (the table)."""
+"""Writing a benchmark's results: ``NAME.json`` (every number) and ``NAME.md`` (the table); the
+busy check that every benchmark shares (a run during which other processes took CPU is refused,
+or with ``--allow-busy`` written marked busy)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +42,85 @@ def save(report: dict[str, Any], folder: str | Path, name: str, text: str) -> No
     print()
     print(text)
     print(f"wrote {stem}.json and {stem}.md")
+
+
+# ----------------------------------------------------------------------------- busy machines
+
+BUSY_LIMIT = 0.05  # other processes' CPU time above this share of a measurement's wall: busy
+
+
+def busy_cpu_seconds() -> float | None:
+    """Busy CPU seconds of the whole machine since boot, steal included (/proc/stat); None
+    where there is no /proc/stat."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0]
+        fields = [int(x) for x in first.split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class Watch:
+    """Wall time and the CPU time other processes took during a stretch of this process:
+    ``with Watch() as w: ...`` then ``w.figures()`` -> ``{"wall_s", "other_cpu_s"}``."""
+
+    def __enter__(self) -> Watch:
+        self.machine, self.own = busy_cpu_seconds(), time.process_time()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self.started
+        own, after = time.process_time() - self.own, busy_cpu_seconds()
+        known = self.machine is not None and after is not None
+        self.other = max(0.0, after - self.machine - own) if known else 0.0
+
+    def figures(self) -> dict[str, float]:
+        return {"wall_s": self.wall, "other_cpu_s": self.other}
+
+
+def busy_notes(measurements: Any, limit: float = BUSY_LIMIT, name: str = "") -> list[str]:
+    """``"path: X s of Y s"`` for each measurement in the nested dicts ``measurements`` (a dict
+    with ``wall_s`` and ``other_cpu_s``, plus ``steal_s`` if measured apart) during which other
+    processes or the hypervisor took more than ``limit`` of its wall time."""
+    if not isinstance(measurements, dict):
+        return []
+    if "wall_s" in measurements and "other_cpu_s" in measurements:
+        other = measurements["other_cpu_s"] + measurements.get("steal_s", 0.0)
+        wall = measurements["wall_s"]
+        return [f"{name}: {other:.1f} s of {wall:.1f} s"] if other > limit * wall else []
+    notes = []
+    for key, value in measurements.items():
+        notes += busy_notes(value, limit, f"{name}.{key}" if name else str(key))
+    return notes
+
+
+def add_busy_flag(parser: argparse.ArgumentParser) -> None:
+    """``--allow-busy``: write the table of a busy run anyway, marked busy (smoke tests)."""
+    parser.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help="write the results even when other processes took CPU, marked busy",
+    )
+
+
+def save_unless_busy(
+    report: dict[str, Any], folder: str | Path, name: str, text: str, allow_busy: bool
+) -> bool:
+    """:func:`save` when no measurement was busy (``report["busy"]``, from :func:`busy_notes`).
+    A busy run is refused (the table printed to stderr, nothing written, False returned) unless
+    ``allow_busy``: then it is written as ``NAME-busy.*`` with the busy measurements named."""
+    notes = report.get("busy", [])
+    if not notes:
+        save(report, folder, name, text)
+        return True
+    print("busy machine: " + "; ".join(notes), file=sys.stderr)
+    if not allow_busy:
+        print(text, file=sys.stderr)
+        print("refusing to write results: the machine was busy (--allow-busy)", file=sys.stderr)
+        return False
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    text += f"\n**Busy machine (load average {load:.2f}), do not quote:** " + "; ".join(notes)
+    save(report, folder, f"{name}-busy", text + "\n")
+    return True

@@ -24,7 +24,7 @@ Steps, each in a subprocess so that its peak memory (``wait4``'s ``ru_maxrss``) 
 moment in the tagger's run (set-up plus the epochs so far) at which its dev F1 is at least spaCy's
 best dev F1. Every measurement also records the CPU time other processes took; when that exceeds
 5% of a measurement's wall time the script refuses to write ``bench/results`` (``--allow-busy``
-writes ``spacy-side-busy-<date>.*`` instead, for smoke tests).
+writes ``spacy-side-<date>-busy.*`` instead, for smoke tests; ``report.save_unless_busy``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from report import add_busy_flag, busy_cpu_seconds, machine, save_unless_busy
+from report import busy_notes as report_busy_notes
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "BENCH-RESULT "
@@ -63,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sentences", type=int, default=0, help="first N per split (smoke)")
     parser.add_argument("--work", default="/tmp/spacy-side")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results"))
-    parser.add_argument("--allow-busy", action="store_true")
+    add_busy_flag(parser)
     parser.add_argument("--reuse", action="store_true", help="keep trained models (smoke tests)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -75,13 +78,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------------------------------------
 
 
-def busy_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine (steal included), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 def thread_env(threads: int) -> dict[str, str]:
     names = ("OMP", "MKL", "OPENBLAS", "BLIS", "VECLIB_MAXIMUM", "NUMEXPR")
     env = dict(os.environ, HF_DATASETS_OFFLINE="1", PYTHONUNBUFFERED="1")
@@ -91,7 +87,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 def run(command: list[str], threads: int, log: Path | None = None) -> dict[str, Any]:
     """Run ``command``; its wall time, peak RSS, exit status, timestamped output lines."""
-    before, started = busy_cpu_seconds(), time.perf_counter()
+    before, started = busy_cpu_seconds() or 0.0, time.perf_counter()
     pipe, env = subprocess.PIPE, thread_env(threads)
     child = subprocess.Popen(command, stdout=pipe, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
@@ -107,7 +103,7 @@ def run(command: list[str], threads: int, log: Path | None = None) -> dict[str, 
         "command": command,
         "wall_s": wall,
         "peak_rss_mb": usage.ru_maxrss / 1024,
-        "other_cpu_s": max(0.0, busy_cpu_seconds() - before - own),
+        "other_cpu_s": max(0.0, (busy_cpu_seconds() or 0.0) - before - own),
         "lines": lines,
     }
     if os.waitstatus_to_exitcode(status) != 0:
@@ -375,20 +371,9 @@ def time_to_reach(curve: list[tuple[float, int, float]], target: float | None) -
     return next((t for t, _, f in curve if f >= target), None)
 
 
-def busy_notes(report: dict[str, Any], limit: float = 0.05) -> list[str]:
-    """Measurements during which other processes took more than ``limit`` of the wall time."""
-    notes = []
-
-    def visit(name: str, value: Any) -> None:
-        if isinstance(value, dict) and "other_cpu_s" in value:
-            if value["other_cpu_s"] > limit * value["wall_s"]:
-                notes.append(f"{name}: {value['other_cpu_s']:.1f} s of {value['wall_s']:.1f} s")
-        elif isinstance(value, dict):
-            for key, inner in value.items():
-                visit(f"{name}.{key}" if name else key, inner)
-
-    visit("", report["systems"])
-    return notes
+def busy_notes(report: dict[str, Any]) -> list[str]:
+    """Measurements during which other processes took more than 5% of the wall time."""
+    return report_busy_notes(report["systems"])
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -458,24 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.spacy_python).exists():
         print(f"no spaCy python at {args.spacy_python}; see this file's docstring", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from report import machine, save
-
     report = run_all(args)
     report.update(threads=args.threads, machine=machine(), commit=commit())
     report.update(date=datetime.date.today().isoformat(), command=" ".join(sys.argv))
-    notes = busy_notes(report)
-    text = markdown(report)
-    if notes:
-        print("busy machine: " + "; ".join(notes), file=sys.stderr)
-        if not args.allow_busy:
-            print(text, file=sys.stderr)
-            print("refusing to write results: the machine was busy", file=sys.stderr)
-            return 3
-        text += "\n**Busy machine, do not quote:** " + "; ".join(notes) + "\n"
-    name = f"spacy-side{'-busy' if notes else ''}-{report['date']}"
-    save(report, args.output, name, text)
-    return 0
+    report["busy"] = busy_notes(report)
+    name = f"spacy-side-{report['date']}"
+    written = save_unless_busy(report, args.output, name, markdown(report), args.allow_busy)
+    return 0 if written else 3  # 3: refused, the machine was busy
 
 
 if __name__ == "__main__":

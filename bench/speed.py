@@ -22,7 +22,9 @@ touches all alike), each time in a new process that keeps the fastest of ``--rep
 
 Also measured: the machine's float32 matrix-multiply FLOP/s (1024x1024 ``torch.mm``) per thread
 count, and the share of it the tagger reaches while tagging. Writes
-``bench/results/speed-<date>.json`` and ``.md`` and prints the markdown.
+``bench/results/speed-<date>.json`` and ``.md`` and prints the markdown; when other processes took
+more than 5% of a measurement's wall time it writes nothing and exits 3 (``--allow-busy`` writes
+``speed-<date>-busy.*``, marked busy).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import cpu_info, save
+from report import add_busy_flag, busy_notes, cpu_info, save_unless_busy
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "conll2003"
@@ -102,6 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="times the whole set of measurements runs, in turn; the best round counts",
     )
     parser.add_argument("--skip-flair", action="store_true")
+    add_busy_flag(parser)
     parser.add_argument("--output", default=str(RESULTS), help="folder for the results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -454,7 +457,7 @@ def machine_lines(machine: dict[str, Any], flops: dict[str, Any], report: dict) 
 
 
 def collect_notes(runs: dict[int, dict[str, Any]]) -> list[str]:
-    notes = contention_notes(runs)
+    notes = []
     for threads, run in runs.items():
         for key, value in run.items():
             got = value.get("threads")
@@ -463,28 +466,12 @@ def collect_notes(runs: dict[int, dict[str, Any]]) -> list[str]:
     return notes
 
 
-def contention_notes(runs: dict[int, dict[str, Any]], limit: float = 0.05) -> list[str]:
-    """Measurements during which other processes (or the hypervisor) took CPU time."""
-    busy = []
-    for threads, run in runs.items():
-        for key, value in run.items():
-            other = value.get("other_cpu_s", 0.0) + value.get("steal_s", 0.0)
-            if other > limit * value["wall_s"]:
-                busy.append(f"{key}@{threads}: {other:.1f} s of {value['wall_s']:.1f} s")
-    if not busy:
-        return []
-    return [
-        "other processes or the hypervisor used CPU during these measurements (CPU seconds "
-        "not ours, of the wall time), so they are slowed: " + "; ".join(busy)
-    ]
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.threads = list(dict.fromkeys(args.threads))  # each thread count once, in order
     if args.worker:
         run_worker(args.worker, json.loads(args.spec))
-        return
+        return 0
     flair_python = None if args.skip_flair else args.flair_python
     if flair_python and not Path(flair_python).exists():
         print(f"flair venv not found at {flair_python}; install it with:\n  {FLAIR_INSTALL}")
@@ -513,12 +500,11 @@ def main(argv: list[str] | None = None) -> None:
         "summary": {t: summarize(run, flops["flops_per_token"]) for t, run in runs.items()},
         "raw": runs,
         "notes": collect_notes(runs),
+        "busy": busy_notes(runs),  # other processes' CPU time (and steal) over 5% of a wall
     }
-    write_report(report, Path(args.output))
-
-
-def write_report(report: dict[str, Any], folder: Path) -> None:
-    save(report, folder, f"speed-{report['date']}", markdown(report))
+    name = f"speed-{report['date']}"
+    written = save_unless_busy(report, args.output, name, markdown(report), args.allow_busy)
+    return 0 if written else 3  # 3: refused, the machine was busy
 
 
 # ----------------------------------------------------------------------------- the children
@@ -729,4 +715,4 @@ def bare_tag(net: Any, spec: dict[str, Any], batch: int, chars: int, steps: int)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

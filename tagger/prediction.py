@@ -4,6 +4,7 @@ datasets go through :mod:`tagger.file_tagging`, decoding through a backend (torc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -47,19 +48,29 @@ class Tagger:
         self.cfg, self.vocab, self.network = cfg, vocab, network
         self.backend = backend or TorchBackend(network, vocab, batch_size)
         self.batch_size, self.run_dir = self.backend.batch_size, run_dir
+        self.quantize = "none"  # Tagger.load's option, for the worker processes' own loads
 
     @classmethod
     def load(
-        cls, run_dir: str | Path, device: str = "cpu", batch_size: int | None = None
+        cls,
+        run_dir: str | Path,
+        device: str = "cpu",
+        batch_size: int | None = None,
+        quantize: str = "none",
     ) -> Tagger:
         """Load a model directory written by ``tagger train`` (``device``: cpu, cuda, auto);
-        ``batch_size`` sentences a batch (default: the model's ``train.eval_batch_size``)."""
+        ``batch_size`` sentences a batch (default: the model's ``train.eval_batch_size``);
+        ``quantize="int8"``: LSTMs and linear layers in int8, CPU only (:mod:`tagger.quantize`)."""
         from tagger.archive import load_model
+        from tagger.quantize import check_mode, quantize_network
 
+        check_mode(quantize)  # before the model is read
         cfg, vocab, network, _ = load_model(run_dir)
-        network.to(pick_device(device))
+        network = quantize_network(network.to(pick_device(device)), quantize)
         size = cfg.train.eval_batch_size if batch_size is None else batch_size
-        return cls(cfg, vocab, network, size, Path(run_dir))
+        tagger = cls(cfg, vocab, network, size, Path(run_dir))
+        tagger.quantize = quantize
+        return tagger
 
     def known_tags(self) -> KnownTags:
         """The model's labels, to recognise its tag column in files."""
@@ -203,7 +214,8 @@ class Tagger:
             return
         if self.run_dir is None:
             raise TaggerError("tagging with workers needs a model loaded with Tagger.load")
-        yield from buffers.in_workers(Tagger.load, str(self.run_dir), groups, nbest, workers)
+        load = functools.partial(Tagger.load, quantize=self.quantize)
+        yield from buffers.in_workers(load, str(self.run_dir), groups, nbest, workers)
 
     def tag_buffer(
         self, sentences: list[list[str]], docs: list[int], nbest: int | None

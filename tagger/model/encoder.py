@@ -8,8 +8,8 @@ rows of both directions' input weights (zero elsewhere), so on padding the input
 and a zero state stays exactly zero. The backward direction, which reads the padding first, thus
 reaches each sentence's last token in its initial state, as if the sentence ran alone; on real
 tokens the channel is 0 and changes nothing. (nn.LSTM has no per-sequence lengths short of
-packing.) ONNX export traces the older form: two one-way LSTMs, the backward one reading each
-sentence reversed within its length.
+packing.) ONNX export traces the older form, and int8 modules (``tagger.quantize``) run it: two
+one-way LSTMs, the backward one reading each sentence reversed within its length.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ class BiLSTM(nn.Module):
         return torch.cat(parts)[back]  # (B, T, 2H)
 
     def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        fused = not torch.jit.is_tracing()  # export traces the two one-way LSTMs
+        # one fused call needs float weights; export traces, and int8 (tagger.quantize) runs,
+        # the two one-way LSTMs
+        fused = not torch.jit.is_tracing() and isinstance(self.forward_lstms[0], nn.LSTM)
         padding = None
         if fused and not bool((lengths == x.size(1)).all()):
             steps = torch.arange(x.size(1), device=x.device)  # (T,)

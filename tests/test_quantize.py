@@ -51,10 +51,18 @@ def agreement(a: list[list[str]], b: list[list[str]]) -> float:
 def test_int8_reaches_every_lstm_and_linear_layer(run_dir: Path) -> None:
     network = Tagger.load(run_dir, quantize="int8").network
     kinds = {type(m) for m in network.modules()}
-    assert not kinds & {torch.nn.LSTM, torch.nn.Linear}  # all swapped
-    quantized = [m for m in network.modules() if type(m).__module__.startswith("torch.ao")]
-    # word BiLSTM (2), char BiLSTM (2), context BiLSTM (2), emissions (1) at least
-    assert len(quantized) >= 7
+    floats = {
+        torch.nn.LSTM,
+        torch.nn.Linear,
+        torch.nn.modules.linear.NonDynamicallyQuantizableLinear,
+    }
+    assert not kinds & floats  # all swapped
+    int8 = (torch.ao.nn.quantized.dynamic.LSTM, torch.ao.nn.quantized.dynamic.Linear)
+    quantized = [m for m in network.modules() if isinstance(m, int8)]
+    # word BiLSTM (2), char BiLSTM (2), context BiLSTM (2), emissions (1), multi-head
+    # attention's q, k, v and output projections (4)
+    assert len(quantized) == 11
+    assert all(layer.int8_proj is not None for layer in network.attention[1:])
     assert Tagger.load(run_dir).quantize == "none"
 
 

@@ -179,6 +179,7 @@ class MultiHeadSelfAttention(ContextLayer):
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.attn_dropout = Dropout(dropout)
         self.heads, self.position, self.max_distance = heads, position, max_distance
+        self.int8_proj: nn.ModuleList | None = None  # q, k, v in int8, set by tagger.quantize
         if position == "relative":
             self.distance_bias = nn.Embedding(2 * max_distance + 1, heads)
             nn.init.zeros_(self.distance_bias.weight)
@@ -197,10 +198,13 @@ class MultiHeadSelfAttention(ContextLayer):
         batch, length, dim = x.shape
         heads, size = self.heads, dim // self.heads
         qk = x + sinusoid(length, dim, x.device) if self.position == "absolute" else x
-        w, b = self.attn.in_proj_weight, self.attn.in_proj_bias
-        q = nn.functional.linear(qk, w[:dim], b[:dim])  # (B, T, D)
-        k = nn.functional.linear(qk, w[dim : 2 * dim], b[dim : 2 * dim])  # (B, T, D)
-        v = nn.functional.linear(x, w[2 * dim :], b[2 * dim :])  # (B, T, D)
+        if self.int8_proj is None:
+            w, b = self.attn.in_proj_weight, self.attn.in_proj_bias
+            q = nn.functional.linear(qk, w[:dim], b[:dim])  # (B, T, D)
+            k = nn.functional.linear(qk, w[dim : 2 * dim], b[dim : 2 * dim])  # (B, T, D)
+            v = nn.functional.linear(x, w[2 * dim :], b[2 * dim :])  # (B, T, D)
+        else:
+            q, k, v = (proj(t) for proj, t in zip(self.int8_proj, (qk, qk, x)))  # (B, T, D)
         q, k, v = (t.reshape(batch, -1, heads, size).transpose(1, 2) for t in (q, k, v))
         scores = q @ k.transpose(2, 3) / math.sqrt(size)  # (B, H, T, T)
         if self.position == "relative":

@@ -121,6 +121,10 @@ def save_unless_busy(
         print("refusing to write results: the machine was busy (--allow-busy)", file=sys.stderr)
         return False
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    text += f"\n**Busy machine (load average {load:.2f}), do not quote:** " + "; ".join(notes)
+    text += (
+        f"\n**Busy machine** (load average {load:.2f}): other processes took CPU during "
+        + "; ".join(notes)
+        + ". Compare rows of this run with each other, not with runs on an idle machine."
+    )
     save(report, folder, f"{name}-busy", text + "\n")
     return True

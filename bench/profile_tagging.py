@@ -23,9 +23,7 @@ other benchmarks (``report.save_unless_busy``).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from report import DATA_ROOT, Watch, add_busy_flag, busy_notes, machine, save_unless_busy
+from report import (
+    DATA_ROOT,
+    Watch,
+    add_busy_flag,
+    busy_notes,
+    facts_line,
+    run_facts,
+    save_unless_busy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -219,18 +225,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"Rounds (wall s): {', '.join(f'{x:.2f}' for x in report['all_rounds_s'])}; the fastest "
         "counts.",
         "",
-        f"Model `{report['model']}` (quantize {report['quantize']}), `{report['test']}`. Machine: "
-        f"{report['machine']}; load average {report['load_start']:.2f} at start, "
-        f"{report['load_end']:.2f} at end; commit {report['commit']}; {report['date']}; "
-        f"wall {report['wall_s']:.0f} s.",
-        f"Command: `{report['command']}`",
+        f"Model `{report['model']}` (quantize {report['quantize']}), `{report['test']}`.",
+        facts_line(report),
     ]
     return "\n".join(lines) + "\n"
-
-
-def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_rounds_s": [r["wall_s"] for r in rounds],
         "rounds": rounds,
         "matmul_flops_per_s": peak,
-        "machine": machine(),
-        "commit": commit(),
-        "date": datetime.date.today().isoformat(),
-        "load_start": load_start,
-        "load_end": os.getloadavg()[0],
-        "wall_s": time.perf_counter() - started,
+        **run_facts(started, load_start),
     }
     report["busy"] = busy_notes({str(i): r for i, r in enumerate(rounds)})
     suffix = "" if args.quantize == "none" else f"-{args.quantize}"

@@ -19,7 +19,6 @@ of a pass's wall time the script refuses to write results (``--allow-busy`` writ
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -29,7 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import DATA_ROOT, Watch, add_busy_flag, busy_notes, machine, save_unless_busy
+from report import (
+    DATA_ROOT,
+    Watch,
+    add_busy_flag,
+    busy_notes,
+    facts_line,
+    run_facts,
+    save_unless_busy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("none", "int8")
@@ -89,11 +96,6 @@ def speeds(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return out
 
 
-def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
-
-
 def markdown(report: dict[str, Any]) -> str:
     rows = report["modes"]
     lines = [
@@ -112,10 +114,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"F1 {int8['f1'] - fp32['f1']:+.2f}.",
         "",
         f"Model `{report['model']}`, test file `{report['test']}`, {report['threads']} thread(s), "
-        f"{report['rounds']} rounds. Machine: {report['machine']}; load average "
-        f"{report['load_start']:.2f} at start, {report['load_end']:.2f} at end; commit "
-        f"{report['commit']}; {report['date']}; wall {report['wall_s']:.0f} s.",
-        f"Command: `{report['command']}`",
+        f"{report['rounds']} rounds.",
+        facts_line(report),
     ]
     return "\n".join(lines) + "\n"
 
@@ -136,12 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "rounds": args.rounds,
         "modes": modes,
-        "machine": machine(),
-        "commit": commit(),
-        "date": datetime.date.today().isoformat(),
-        "load_start": load_start,
-        "load_end": os.getloadavg()[0],
-        "wall_s": time.perf_counter() - started,
+        **run_facts(started, load_start),
     }
     report["busy"] = busy_notes(
         {m: {str(i): r for i, r in enumerate(modes[m]["rounds"])} for m in MODES}

@@ -5,9 +5,11 @@ or with ``--allow-busy`` written marked busy)."""
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +32,35 @@ def machine() -> str:
     speeds differ between machines (float rounding follows the CPU's SIMD kernels)."""
     name = cpu_info().get("model name", platform.processor() or "CPU")
     return f"{name}, {os.cpu_count()} logical CPUs"
+
+
+def commit() -> str:
+    """The checkout's short commit hash ("unknown" outside git)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def run_facts(started: float, load_start: float) -> dict[str, Any]:
+    """What every results file records about its run: machine, commit, date, the load average
+    at start (``load_start``, from ``os.getloadavg``) and end, and the wall time since
+    ``started`` (a ``time.perf_counter`` reading)."""
+    return {
+        "machine": machine(),
+        "commit": commit(),
+        "date": datetime.date.today().isoformat(),
+        "load_start": load_start,
+        "load_end": os.getloadavg()[0],
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def facts_line(report: dict[str, Any]) -> str:
+    """:func:`run_facts` of ``report`` as one markdown sentence, then its command."""
+    return (
+        f"Machine: {report['machine']}; load average {report['load_start']:.2f} at start, "
+        f"{report['load_end']:.2f} at end; commit {report['commit']}; {report['date']}; wall "
+        f"{report['wall_s']:.0f} s.\nCommand: `{report['command']}`"
+    )
 
 
 def save(report: dict[str, Any], folder: str | Path, name: str, text: str) -> None:

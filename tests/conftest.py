@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,19 @@ def _one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def bench_module(name: str) -> Any:
+    """``bench/NAME.py`` imported as a module (bench/ on the path, as when run as a script)."""
+    import importlib.util
+    import sys
+
+    folder = ROOT / "bench"
+    sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def first_sentences(path: Path, count: int) -> str:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from conftest import bench_module
 
 
 def load_report() -> object:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("report", BENCH / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("report")
 
 
 def test_busy_notes_name_each_busy_measurement_with_steal_counted() -> None:

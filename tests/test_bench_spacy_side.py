@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
+
+from conftest import bench_module
 
 from tagger.data.schemes import convert
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
 
 def load_bench() -> object:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("spacy_side", BENCH / "spacy_side.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("spacy_side")
 
 
 def test_iob1_to_iob2_agrees_with_the_library_conversion() -> None:

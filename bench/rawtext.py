@@ -119,14 +119,15 @@ def markdown(rows: list[dict[str, Any]], header: str) -> str:
     lines = [
         header,
         "",
-        "| gold file | detokeniser | layout | F1 gold tokens | F1 raw text | difference "
+        "| gold file | detokeniser | layout | split | F1 gold tokens | F1 raw text | difference "
         "| P / R raw text |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g, t = r["gold_tokens"], r["raw_text"]
         lines.append(
-            f"| {r['gold']} | {r['detok']} | {r['layout']} | {g['f1']:.2f} | {t['f1']:.2f} | "
+            f"| {r['gold']} | {r['detok']} | {r['layout']} | {r['split']} | {g['f1']:.2f} | "
+            f"{t['f1']:.2f} | "
             f"{r['difference']:.2f} | {t['precision']:.2f} / {t['recall']:.2f} |"
         )
     return "\n".join(lines) + "\n"
@@ -137,7 +138,9 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("gold", nargs="+", help="tokenised gold files (CoNLL, tag last)")
     parser.add_argument("--detok", nargs="+", default=["rules"], choices=sorted(detok.DETOKENIZERS))
-    parser.add_argument("--split", default="sentences", help="how the raw text is cut")
+    parser.add_argument(
+        "--split", nargs="+", default=["sentences"], help="how the raw text is cut (SPLITS)"
+    )
     parser.add_argument("--layout", nargs="+", default=["document"], choices=detok.LAYOUTS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", default="bench/results")
@@ -149,10 +152,11 @@ def main() -> None:
     tagger = Tagger.load(args.run_dir)
     start = time.perf_counter()
     rows = [
-        run(tagger, gold, how, args.split, layout)
+        run(tagger, gold, how, split, layout)
         for gold in args.gold
         for how in args.detok
         for layout in args.layout
+        for split in args.split
     ]
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -162,7 +166,8 @@ def main() -> None:
         f"Raw text against gold tokens, model `{args.run_dir}`, commit {commit}, "
         f"{report.machine()} (shared with other jobs), {args.threads} thread(s), "
         f"wall {wall:.0f} s: `python bench/rawtext.py {args.run_dir} {' '.join(args.gold)} "
-        f"--detok {' '.join(args.detok)} --layout {' '.join(args.layout)} --split {args.split}`"
+        f"--detok {' '.join(args.detok)} --layout {' '.join(args.layout)} "
+        f"--split {' '.join(args.split)}`"
     )
     result = {"model": args.run_dir, "commit": commit, "machine": report.machine()}
     result |= {"threads": args.threads, "wall_s": wall, "rows": rows}

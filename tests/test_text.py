@@ -369,3 +369,60 @@ def test_sentences_stream_before_the_document_ends() -> None:
         chunks = iter_text_chunks("-", split, lines())
         first = next(chunks)
         assert first.tokens[0].text == "Anna" and first.record.text.startswith("Anna")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentence ends without final punctuation (headlines, datelines, table rows run together)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_dateline_is_a_sentence_of_its_own() -> None:
+    text = (
+        "CUTTITTA BACK FOR ITALY. Anna Smith ROME 1996-12-06 Italy recalled Marcello Cuttitta "
+        "on Friday. Sami Aboudi AL-RAM, West Bank 1996-08-30 Crowds gathered."
+    )
+    assert words(text) == [
+        ["CUTTITTA", "BACK", "FOR", "ITALY", "."],
+        ["Anna", "Smith"],
+        ["ROME", "1996-12-06"],
+        ["Italy", "recalled", "Marcello", "Cuttitta", "on", "Friday", "."],
+        ["Sami", "Aboudi"],
+        ["AL-RAM", ",", "West", "Bank", "1996-08-30"],
+        ["Crowds", "gathered", "."],
+    ]
+    assert words("On 1996-12-06 the match was played.") == [
+        ["On", "1996-12-06", "the", "match", "was", "played", "."]
+    ]
+
+
+def test_rows_of_a_results_table_run_together_are_cut() -> None:
+    rows = ["Chelsea 2 Arsenal 1", "Everton 0 Leeds 3", "Wimbledon 1 Derby 1", "Leicester 4 Hull 0"]
+    text = "Results of matches on Saturday: " + " ".join(rows * 2)
+    found = words(text)
+    assert found[0] == ["Results", "of", "matches", "on", "Saturday", ":"]
+    assert [" ".join(s) for s in found[1:]] == [
+        part for row in rows * 2 for part in (row.rsplit(" ", 2)[0], " ".join(row.split()[2:]))
+    ]
+    short = "In 1996 Germany won 2 Grammy awards: Best Album and Best Song"
+    assert words(short) == [short.replace(":", " :").split()]  # 15 tokens: not cut
+
+
+LINE_WORDS = ["the", "LONDON", "Arsenal", "1996-08-30", "2", "3-1", ":", ",", "won", "Bank", "."]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from(LINE_WORDS), max_size=80), st.sampled_from(["sentences", "wrapped"])
+)
+def test_cuts_without_punctuation_keep_every_token_and_offset(
+    tokens: list[str], split: str
+) -> None:
+    """The new ends only cut sentences: the same tokens in the same order as the line's
+    tokenisation, offsets slicing the text, no sentence empty."""
+    text = " ".join(tokens)
+    sentences = split_text(text, split)
+    check_coverage(text, [t for s in sentences for t in s])
+    assert all(sentences)
+    assert [t for s in words(text, split) for t in s] == [
+        t for s in words(text, "lines") for t in s
+    ]

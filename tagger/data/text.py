@@ -8,6 +8,10 @@ rules changed towards the CoNLL-2003 / Penn Treebank conventions the shipped cor
   CoNLL-2003 and PTB; spaCy splits them by default;
 - ``):`` and ``(:`` are not emoticons (``(Reuters):`` ends in two tokens).
 
+The sentencizer ends sentences at final punctuation only; in ``sentences`` and ``wrapped``,
+lines without it that ran into the next sentence are also cut: datelines, and in a long
+sentence the rows of a results table and a list after a colon (``_unpunctuated_ends``).
+
 A :class:`Token`'s text is always ``text[start:end]`` of the text it came from; whitespace is
 never part of a token, and every other character is in exactly one token.
 
@@ -28,6 +32,7 @@ lines separate documents:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -92,7 +97,54 @@ def _doc_tokens(tokens: Iterable[Any], text: str, base: int) -> list[Token]:
 def _doc_sentences(doc: Any, text: str, base: int) -> list[list[Token]]:
     """The non-whitespace tokens of a spaCy Doc per sentence, offsets shifted by ``base``."""
     found = (_doc_tokens(span, text, base) for span in doc.sents)
-    return [tokens for tokens in found if tokens]
+    return [piece for tokens in found if tokens for piece in _unpunctuated_ends(tokens)]
+
+
+LONG_SENTENCE = 30  # tokens: a longer sentence is likely lines run together (see below)
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
+_NUMBER = re.compile(r"[+-]?\.?\d[\d.,/:-]*")
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper() and any(c.isalpha() for c in word)
+
+
+def _all_caps(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+
+def _unpunctuated_ends(tokens: list[Token]) -> list[list[Token]]:
+    """Sentence ends that the sentencizer (which looks for final punctuation) misses where
+    lines without it ran into the next sentence: a dateline (``LONDON 1996-08-30``, ``AL-RAM,
+    West Bank 1996-08-30``) is a sentence of its own, cut after its date when a capitalised
+    word follows, and before its capitalised place name when a byline or other words precede
+    it; in a sentence longer than ``LONG_SENTENCE`` tokens (rows of a results table, a list
+    after a colon), a capitalised word after a number or a colon starts a sentence."""
+    words = [t.text for t in tokens]
+    long = len(words) > LONG_SENTENCE
+    cuts = {0, len(words)}
+    for i in range(1, len(words)):
+        before = words[i - 1]
+        if not _capitalised(words[i]):
+            continue
+        if _DATE.fullmatch(before):
+            cuts |= {i, _dateline_start(words, i - 1)}
+        elif long and (before == ":" or _NUMBER.fullmatch(before)):
+            cuts.add(i)
+    bounds = sorted(cuts)
+    return [tokens[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _dateline_start(words: list[str], date: int) -> int:
+    """Where the dateline ending in ``words[date]`` starts: its place name in capitals within
+    the six words before the date, after a word with lower-case letters (0 when none)."""
+    for j in range(date - 1, max(0, date - 7), -1):
+        if _all_caps(words[j]) and j > 0 and any(c.islower() for c in words[j - 1]):
+            return j
+        if words[j][:1].islower():
+            return 0
+    return 0
 
 
 def _line_spans(text: str) -> Iterator[tuple[int, int]]:

@@ -109,6 +109,10 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper() and any(c.isalpha() for c in word)
 
 
+def _word(word: str) -> bool:
+    return sum(c.isalpha() for c in word) >= 2
+
+
 def _all_caps(word: str) -> bool:
     letters = [c for c in word if c.isalpha()]
     return len(letters) >= 2 and all(c.isupper() for c in letters)
@@ -119,8 +123,9 @@ def _unpunctuated_ends(tokens: list[Token]) -> list[list[Token]]:
     lines without it ran into the next sentence: a dateline (``LONDON 1996-08-30``, ``AL-RAM,
     West Bank 1996-08-30``) is a sentence of its own, cut after its date when a capitalised
     word follows, and before its capitalised place name when a byline or other words precede
-    it; in a sentence longer than ``LONG_SENTENCE`` tokens (rows of a results table, a list
-    after a colon), a capitalised word after a number or a colon starts a sentence."""
+    it; in a sentence longer than ``LONG_SENTENCE`` tokens, a capitalised word after a colon
+    starts a sentence (a list), and so does a word after a number (a table row; ``9 C`` and
+    ``6 P`` are a unit and a model name)."""
     words = [t.text for t in tokens]
     long = len(words) > LONG_SENTENCE
     cuts = {0, len(words)}
@@ -130,7 +135,7 @@ def _unpunctuated_ends(tokens: list[Token]) -> list[list[Token]]:
             continue
         if _DATE.fullmatch(before):
             cuts |= {i, _dateline_start(words, i - 1)}
-        elif long and (before == ":" or _NUMBER.fullmatch(before)):
+        elif long and (before == ":" or _NUMBER.fullmatch(before) and _word(words[i])):
             cuts.add(i)
     bounds = sorted(cuts)
     return [tokens[a:b] for a, b in zip(bounds, bounds[1:])]

@@ -59,7 +59,7 @@ class ModelConfig:
     """Layer sizes of embedder -> BiLSTM -> attention -> emissions -> CRF."""
 
     word_dim: int = 100  # ignored when pretrained vectors set it
-    casing_dim: int = 8  # casing feature (lower, upper, title, digits, ...) size
+    casing_dim: int = 8  # casing feature (lower, upper, title, digits, ...) size; 0: none
     char_encoder: str = "cnn"  # cnn | lstm | none
     char_dim: int = 30  # character embedding size
     char_hidden: int = 50  # CNN filters, or LSTM units per direction
@@ -162,7 +162,7 @@ RANGES = {
     "embeddings.max_vectors": Range(0, 10**8),
     "embeddings.lr_scale": Range(0, 100),
     "model.word_dim": Range(1, 4096),
-    "model.casing_dim": Range(1, 1024),
+    "model.casing_dim": Range(0, 1024),  # 0: no casing feature (bench/speed.py, as flair)
     "model.char_dim": Range(1, 1024),
     "model.char_hidden": Range(1, 4096),
     "model.char_kernel": Range(1, 31),

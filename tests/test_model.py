@@ -8,7 +8,7 @@ from unittest.mock import patch
 import pytest
 import torch
 
-from tagger.config import ModelConfig
+from tagger.config import ConfigError, ModelConfig, load_config
 from tagger.data.batching import Encoded, bucket_batches, make_batch
 from tagger.data.vocab import build_vocab, casing
 from tagger.errors import TaggerError
@@ -193,6 +193,23 @@ def test_forward_shapes(vocab, char_encoder: str) -> None:
     assert net.emit.weight.grad is not None and net.emit.weight.grad.abs().sum() > 0
     _, weights = net.encode(batch)
     assert weights == [None]  # no weights computed while training
+
+
+def test_casing_dim_zero_means_no_casing_feature(vocab) -> None:
+    """``model.casing_dim: 0`` is accepted (bench/speed.py's flair-like network) and trains."""
+
+    def build(casing_dim: int) -> TaggerNetwork:
+        cfg = load_config(None, [f"model.casing_dim={casing_dim}"])
+        return TaggerNetwork(cfg.model, len(vocab.words), len(vocab.chars), 12, vocab.tags, "iobes")
+
+    without, with_casing = build(0), build(8)
+    assert with_casing.embedder.out_dim - without.embedder.out_dim == 8
+    batch = make_batch(vocab, [s for s, _ in SENTENCES], [t for _, t in SENTENCES], 10)
+    loss = without.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and without.emit.weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="model.casing_dim"):
+        load_config(None, ["model.casing_dim=-1"])
 
 
 @pytest.mark.parametrize("char_encoder", ["cnn", "lstm"])

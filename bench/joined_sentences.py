@@ -13,18 +13,9 @@ import argparse
 import random
 from collections.abc import Iterator
 
+from tagger.data.schemes import convert
+
 Sentence = list[list[str]]  # rows of columns, tag last
-
-
-def iob2(tags: list[str]) -> list[str]:
-    """IOB1 or IOB2 tags as IOB2: every entity starts with B-."""
-    out, previous = [], "O"
-    for tag in tags:
-        if tag.startswith("I-") and previous[2:] != tag[2:]:
-            tag = "B-" + tag[2:]
-        out.append(tag)
-        previous = tag
-    return out
 
 
 def documents(path: str) -> Iterator[list[Sentence]]:
@@ -53,7 +44,10 @@ def joined(document: list[Sentence], p: float, rng: random.Random) -> list[Sente
     """The document's sentences (IOB2 tags), each joined to the one before with probability p."""
     out: list[Sentence] = []
     for sentence in document:
-        rows = [row[:-1] + [tag] for row, tag in zip(sentence, iob2([r[-1] for r in sentence]))]
+        rows = [
+            row[:-1] + [tag]
+            for row, tag in zip(sentence, convert([r[-1] for r in sentence], "iob1", "iob2"))
+        ]
         if out and rng.random() < p:
             out[-1].extend(rows)
         else:
